@@ -1,0 +1,1 @@
+"""Collections, queries, judgments and training examples: readers, the embedded benchmark, the prepared layout."""
