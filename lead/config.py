@@ -1,0 +1,156 @@
+"""Typed params: ``params.yaml`` is read into dataclasses, and a wrong key fails with its dotted name.
+
+Every section is a dataclass; ``parse(cls, mapping, key)`` checks each value against the field's type hint
+(int, float, str, bool, Literal, Optional, list, dict and nested dataclasses) and rejects unknown keys with a
+"did you mean" hint, so ``dvc exp run -S distill.layres=2`` cannot silently do nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from lead.data.synthetic import SyntheticConfig
+from lead.errors import ConfigError
+from lead.models.dual_encoder import DualEncoderConfig
+
+T = typing.TypeVar("T")
+
+
+def parse(cls: type[T], data: Any, key: str = "", source: str = "params.yaml") -> T:
+    """Build dataclass ``cls`` from ``data``; ``key`` is the dotted path used in error messages."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(key or "<root>", f"expected a mapping, got {type(data).__name__} {data!r}", source)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for name in data:
+        if name not in fields:
+            close = difflib.get_close_matches(str(name), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(fields)})"
+            raise ConfigError(_join(key, name), "unknown key" + hint, source)
+    values = {name: _convert(hints[name], data[name], _join(key, name), source) for name in fields if name in data}
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(key or "<root>", str(exc), source) from exc
+
+
+def _join(key: str, name: Any) -> str:
+    return f"{key}.{name}" if key else str(name)
+
+
+def _convert(hint: Any, value: Any, key: str, source: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return parse(hint, value, key, source)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(option, value, key, source)
+            except ConfigError as exc:
+                errors.append(str(exc).split(": ", 2)[-1])
+        raise ConfigError(key, " or ".join(errors), source)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(key, f"{value!r} is not one of {', '.join(map(repr, args))}", source)
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list, got {value!r}", source)
+        return [_convert(args[0], v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a mapping, got {value!r}", source)
+        return {k: _convert(args[1], v, _join(key, k), source) for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool):
+        if type(value) is not hint:
+            raise ConfigError(key, f"expected {hint.__name__}, got {value!r}", source)
+        return value
+    raise ConfigError(key, f"unsupported type {hint}", source)  # a programming error in a config class
+
+
+# -- sections -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SplitFiles:
+    """One split of a real collection: its queries file and its qrels file (paths inside ``data.path``)."""
+
+    queries: str
+    qrels: str
+
+
+@dataclass
+class DataConfig:
+    """Where the prepared benchmark comes from.
+
+    ``synthetic``: the embedded generator. ``beir``: a BEIR folder (splits name ``qrels/<split>.tsv``).
+    ``msmarco``: MS MARCO-layout files (``collection`` plus queries and qrels per split), also used for
+    TREC DL test queries with graded qrels.
+    """
+
+    source: Literal["synthetic", "beir", "msmarco"] = "synthetic"
+    path: str | None = None
+    collection: str = "collection.tsv"  # msmarco only
+    splits: dict[str, SplitFiles | str | None] = field(default_factory=dict)
+    rel_threshold: int = 2  # binary relevance threshold for the test split (TREC DL passage: 2)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    def __post_init__(self):
+        if self.source != "synthetic" and not self.path:
+            raise ValueError(f"data.source={self.source} needs data.path (the folder of the collection)")
+        unknown = set(self.splits) - {"train", "dev", "test"}
+        if unknown:
+            raise ValueError(f"data.splits: unknown split(s) {sorted(unknown)}; use train, dev, test")
+
+
+@dataclass
+class EvalConfig:
+    split: Literal["train", "dev", "test"] = "test"
+    depth: int = 1000
+    batch_size: int = 64
+    recall_depths: list[int] = field(default_factory=lambda: [50, 100, 1000])
+    hit_depths: list[int] = field(default_factory=lambda: [1, 5, 20, 50, 100, 1000])
+    use_gpu: bool | None = None  # faiss on the GPU; null = when available
+
+
+@dataclass
+class Params:
+    seed: int = 13
+    data: DataConfig = field(default_factory=DataConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    models: dict[str, DualEncoderConfig] = field(default_factory=dict)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError("<file>", "not found", str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("<file>", f"invalid YAML: {exc}", str(path)) from None
+    return parse(Params, data, source=str(path))
+
+
+def as_dict(config: Any) -> Any:
+    """A dataclass tree as plain data (for logging the resolved params of a run)."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,151 @@
+"""The prepared layout every later stage reads, and ``prepare`` that builds it from any source.
+
+Layout (MS MARCO file formats, one folder)::
+
+    collection.tsv            pid \\t text [\\t title]
+    queries.{split}.tsv       qid \\t text             split in train, dev, test (those that exist)
+    qrels.{split}.tsv         qid 0 pid grade          (TREC layout; graded where the source is)
+    meta.json                 source, counts, binary relevance threshold
+
+Sources: the embedded generator, a BEIR folder, or MS MARCO-layout files (MS MARCO passage, TREC DL).
+Every file is streamed through the readers and validated (qrels ids must exist) on the way in, and the
+folder is replaced atomically, so a failed or interrupted prepare leaves the old one untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+from lead.config import DataConfig, SplitFiles
+from lead.data import beir, msmarco
+from lead.data.records import Passage, Qrels, Query
+from lead.data.synthetic import SyntheticBenchmark
+from lead.errors import DataFormatError, require_file
+from lead.io import atomic_dir, atomic_open, write_json
+
+SPLITS = ("train", "dev", "test")
+
+
+def _clean(text: str) -> str:
+    """Tabs and newlines would break the TSV layout."""
+    return " ".join(text.split())
+
+
+def prepare(config: DataConfig, out: str | Path) -> dict:
+    """Build the prepared folder ``out`` from ``config``; returns the meta data written to meta.json."""
+    with atomic_dir(out) as folder:
+        if config.source == "synthetic":
+            meta = SyntheticBenchmark(config.synthetic).build().write(folder)
+            meta["rel_threshold"] = config.rel_threshold
+        else:
+            meta = _prepare_real(config, folder)
+        meta["source"] = config.source
+        write_json(folder / "meta.json", meta)
+    return meta
+
+
+def _prepare_real(config: DataConfig, folder: Path) -> dict:
+    root = Path(config.path)
+    if not root.is_dir():
+        raise DataFormatError(root, f"data.path folder not found (data.source={config.source})")
+    if config.source == "beir":
+        passages = beir.read_corpus(root)
+    else:
+        passages = msmarco.read_collection(require_file(root / config.collection, "collection"))
+    passage_ids: set[str] = set()  # ids only: the texts are streamed straight to the prepared file
+    with atomic_open(folder / "collection.tsv") as out:
+        for p in passages:
+            passage_ids.add(p.pid)
+            out.write(f"{p.pid}\t{_clean(p.text)}" + (f"\t{_clean(p.title)}\n" if p.title else "\n"))
+    if not passage_ids:
+        raise DataFormatError(root, "the collection has no passage")
+
+    stats = {}
+    for split, queries, qrels_path in _real_splits(config, root):
+        qrels = msmarco.read_qrels(qrels_path)
+        msmarco.check_qrels_ids(qrels_path, {q.qid for q in queries}, passage_ids)
+        stats[split] = _write_split(folder, split, queries, qrels)
+    if not stats:
+        raise DataFormatError(root, "no split found: check data.splits")
+    return {"passages": len(passage_ids), "splits": stats, "rel_threshold": config.rel_threshold}
+
+
+def _real_splits(config: DataConfig, root: Path) -> Iterator[tuple[str, list[Query], Path]]:
+    """(split, its queries, its qrels file) for each split the source has."""
+    if config.source == "beir":
+        all_queries = list(beir.read_queries(root))  # BEIR keeps every split's queries in one file
+        available = beir.available_splits(root)
+        for split in SPLITS:
+            name = config.splits.get(split, split)
+            if name is None or (split not in config.splits and name not in available):
+                continue
+            if not isinstance(name, str) or name not in available:
+                raise DataFormatError(root / "qrels", f"data.splits.{split}: no qrels/{name}.tsv (have {available})")
+            yield split, all_queries, root / "qrels" / f"{name}.tsv"
+        return
+    for split in SPLITS:
+        files = config.splits.get(split)
+        if files is None:
+            continue
+        if not isinstance(files, SplitFiles):
+            raise DataFormatError(root, f"data.splits.{split} must give the queries and qrels file names")
+        yield split, list(msmarco.read_queries(require_file(root / files.queries, "queries"))), require_file(
+            root / files.qrels, "qrels"
+        )
+
+
+def _write_split(folder: Path, split: str, queries: list[Query], qrels: Qrels) -> dict:
+    judged = [q for q in queries if q.qid in qrels]
+    with atomic_open(folder / f"queries.{split}.tsv") as out:
+        for q in judged:
+            out.write(f"{q.qid}\t{_clean(q.text)}\n")
+    n = 0
+    with atomic_open(folder / f"qrels.{split}.tsv") as out:
+        for qid, docs in qrels.items():
+            for pid, grade in docs.items():
+                out.write(f"{qid} 0 {pid} {grade}\n")
+                n += 1
+    return {"queries": len(judged), "judgments": n}
+
+
+class PreparedData:
+    """Read access to a prepared folder; the collection is streamed, never held whole."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        require_file(self.folder / "collection.tsv", "prepared collection (run the prepare stage)")
+
+    @cached_property
+    def meta(self) -> dict:
+        path = self.folder / "meta.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    @cached_property
+    def num_passages(self) -> int:
+        with open(self.folder / "collection.tsv", "rb") as handle:
+            return sum(1 for _ in handle)
+
+    def passages(self) -> Iterator[Passage]:
+        return msmarco.read_collection(self.folder / "collection.tsv")
+
+    def splits(self) -> list[str]:
+        return [s for s in SPLITS if (self.folder / f"queries.{s}.tsv").exists()]
+
+    def queries(self, split: str) -> list[Query]:
+        return list(msmarco.read_queries(self._split_file("queries", split)))
+
+    def qrels(self, split: str) -> Qrels:
+        return msmarco.read_qrels(self._split_file("qrels", split))
+
+    def _split_file(self, kind: str, split: str) -> Path:
+        path = self.folder / f"{kind}.{split}.tsv"
+        if not path.exists():
+            raise DataFormatError(path, f"split {split!r} not prepared; available: {', '.join(self.splits()) or 'none'}")
+        return path
+
+    @property
+    def rel_threshold(self) -> int:
+        return int(self.meta.get("rel_threshold", 1))

