@@ -1,0 +1,57 @@
+"""prepare() from real sources: BEIR SciFact (real files) and MS MARCO layouts (small files written here)."""
+
+import pytest
+
+from lead.config import DataConfig, SplitFiles
+from lead.data.prepared import PreparedData, prepare
+from lead.errors import DataFormatError
+
+
+def test_scifact_prepares_train_and_test_splits(shared_data, tmp_path):
+    meta = prepare(DataConfig(source="beir", path=str(shared_data / "scifact"), rel_threshold=1), tmp_path / "p")
+    assert meta["passages"] == 5183
+    assert meta["splits"] == {"train": {"queries": 809, "judgments": 919}, "test": {"queries": 300, "judgments": 339}}
+    data = PreparedData(tmp_path / "p")
+    assert data.splits() == ["train", "test"] and data.rel_threshold == 1 and data.num_passages == 5183
+    passages = list(data.passages())
+    assert all(p.title for p in passages)  # every SciFact abstract has a title, kept as the third column
+    assert len(data.queries("test")) == 300 and sum(map(len, data.qrels("test").values())) == 339
+    with pytest.raises(DataFormatError, match=r"split 'dev' not prepared; available: train, test"):
+        data.queries("dev")
+
+
+def write_msmarco(folder, qrels_lines):
+    folder.mkdir()
+    (folder / "collection.tsv").write_text("0\tThe Manhattan Project.\n1\tSecond passage.\n7\tThird.\n")
+    (folder / "queries.tsv").write_text("19335\twho led the manhattan project\n47923\taxon terminals\n")
+    (folder / "qrels.txt").write_text("".join(line + "\n" for line in qrels_lines))
+    return DataConfig(source="msmarco", path=str(folder), splits={"test": SplitFiles("queries.tsv", "qrels.txt")})
+
+
+def test_msmarco_layout_with_graded_trec_qrels(tmp_path):
+    config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3", "19335 Q0 1 0", "47923 Q0 7 2"])
+    meta = prepare(config, tmp_path / "p")
+    assert meta["splits"] == {"test": {"queries": 2, "judgments": 3}}
+    assert PreparedData(tmp_path / "p").qrels("test") == {"19335": {"0": 3, "1": 0}, "47923": {"7": 2}}
+
+
+def test_qrels_naming_an_unknown_passage_fail_with_file_and_line(tmp_path):
+    config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3", "47923 Q0 99 2"])
+    with pytest.raises(DataFormatError, match=r"qrels\.txt:2: .*99"):
+        prepare(config, tmp_path / "p")
+    assert not (tmp_path / "p").exists()  # nothing half-written
+
+
+def test_qrels_naming_an_unknown_query_fail_with_file_and_line(tmp_path):
+    config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3", "55555 Q0 1 1"])
+    with pytest.raises(DataFormatError, match=r"qrels\.txt:2: .*55555"):
+        prepare(config, tmp_path / "p")
+
+
+def test_missing_source_folder_and_files(tmp_path):
+    with pytest.raises(DataFormatError, match="data.path folder not found"):
+        prepare(DataConfig(source="beir", path=str(tmp_path / "nope")), tmp_path / "p")
+    config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3"])
+    (tmp_path / "src" / "queries.tsv").unlink()
+    with pytest.raises(DataFormatError, match=r"queries\.tsv: .*not found"):
+        prepare(config, tmp_path / "p")
