@@ -19,7 +19,7 @@ import yaml
 
 from lead.data.synthetic import SyntheticConfig
 from lead.errors import ConfigError
-from lead.models.dual_encoder import DualEncoderConfig
+from lead.models.base import ScorerConfig
 
 T = typing.TypeVar("T")
 
@@ -135,7 +135,7 @@ class Params:
     seed: int = 13
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    models: dict[str, DualEncoderConfig] = field(default_factory=dict)
+    models: dict[str, ScorerConfig] = field(default_factory=dict)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -1,38 +1,23 @@
-"""A dual encoder: one (or two) HF encoders, its own tokenizer and lengths, pooling and similarity.
+"""Dual encoder: s(q, p) = sim(pool(enc_q(q)), pool(enc_p(p))), pool in {cls, mean}, sim in {dot, cosine}.
 
-score(q, p) = sim(pool(enc_q(q)), pool(enc_p(p)))   with pool in {cls, mean} and sim in {dot, cosine}.
-
-The model owns its tokenizer and its maximum lengths, so a teacher and a student may tokenise the same
-texts differently; they meet only through query and passage ids.
+Per-layer score at block l: the same pooling and similarity applied to block l's hidden states (with CLS
+pooling and dot product this is LEAD's "CLS dot product at layer l"). Only the pooled vector of each
+requested layer is kept, never the full per-layer token stacks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lead.data.records import Passage
-from lead.models.pretrained import DEFAULT_MODEL, load_encoder, load_tokenizer
+from lead.models.base import Encoded, Scorer, ScorerConfig, Scores, TextBatch, own_columns
 
-Pooling = Literal["cls", "mean"]
-Similarity = Literal["dot", "cosine"]
-
-
-@dataclass
-class DualEncoderConfig:
-    """How to build a dual encoder; also the ``model`` section of a params entry."""
-
-    name: str = DEFAULT_MODEL
-    num_layers: int | None = None  # keep only the first n blocks (PROD-style student init)
-    pooling: Pooling = "cls"
-    similarity: Similarity = "dot"
-    shared: bool = True  # one encoder for queries and passages
-    query_max_length: int = 32
-    passage_max_length: int = 128
+# Kept for callers that only build dual encoders.
+DualEncoderConfig = ScorerConfig
 
 
 def passage_text(passage: Passage) -> str:
@@ -40,7 +25,7 @@ def passage_text(passage: Passage) -> str:
     return f"{passage.title} {passage.text}" if passage.title else passage.text
 
 
-def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
     """[batch, seq, hidden] -> [batch, hidden]: the first token, or the mean over non-pad tokens."""
     if pooling == "cls":
         return hidden[:, 0]
@@ -48,31 +33,31 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: Pooling) -
     return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
 
 
-class DualEncoder(nn.Module):
-    def __init__(
-        self,
-        query_encoder: nn.Module,
-        tokenizer,
-        config: DualEncoderConfig,
-        passage_encoder: nn.Module | None = None,
-    ):
-        super().__init__()
-        self.config = config
-        self.tokenizer = tokenizer
+class DualEncoder(Scorer):
+    kind = "de"
+
+    def __init__(self, config: ScorerConfig, tokenizer, query_encoder: nn.Module, passage_encoder: nn.Module | None = None):
+        super().__init__(config, tokenizer)
         self.query_encoder = query_encoder
         # A shared tower is the same module object, so it is stored (and trained) once.
         self.passage_encoder = passage_encoder if passage_encoder is not None else query_encoder
 
     @classmethod
-    def from_config(cls, config: DualEncoderConfig) -> "DualEncoder":
-        query_encoder = load_encoder(config.name, config.num_layers)
-        passage_encoder = None if config.shared else load_encoder(config.name, config.num_layers)
-        return cls(query_encoder, load_tokenizer(config.name), config, passage_encoder)
+    def from_config(cls, config: ScorerConfig) -> "DualEncoder":
+        """A fresh (untrained) dual encoder from pretrained weights; see lead.models.factory for saved ones."""
+        from lead.models.factory import build_scorer
+
+        return build_scorer(config)
 
     @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
+    def num_layers(self) -> int:
+        return self.query_encoder.config.num_hidden_layers
 
+    @property
+    def embedding_dim(self) -> int:
+        return self.query_encoder.config.hidden_size
+
+    # -- tokenisation ------------------------------------------------------------------------------------
     def tokenize_queries(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         return self._tokenize(list(texts), self.config.query_max_length)
 
@@ -81,27 +66,53 @@ class DualEncoder(nn.Module):
 
     def _tokenize(self, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
         # Dynamic padding to the longest text of the batch; truncation keeps the final [SEP].
-        return self.tokenizer(texts, max_length=max_length, truncation=True, padding=True, return_tensors="pt")
+        return self.tokenizer(
+            texts, max_length=max_length, truncation=True, padding=True, return_tensors="pt", return_token_type_ids=False
+        )
 
-    def _embed(self, encoder: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        batch = {k: v.to(self.device) for k, v in batch.items()}
-        hidden = encoder(**batch).last_hidden_state
-        embeddings = pool(hidden, batch["attention_mask"], self.config.pooling)
-        if self.config.similarity == "cosine":
-            embeddings = F.normalize(embeddings, dim=-1)
-        return embeddings
+    def tokenize(self, batch: TextBatch) -> dict[str, torch.Tensor]:
+        queries, passages = self.tokenize_queries(batch.queries), self.tokenize_passages(batch.passages)
+        return {**{f"q_{k}": v for k, v in queries.items()}, **{f"p_{k}": v for k, v in passages.items()}}
 
-    def embed_queries(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self._embed(self.query_encoder, batch)
+    # -- encoding ----------------------------------------------------------------------------------------
+    def _embed(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()):
+        tokens = self._to_device(tokens)
+        output = encoder(**tokens, output_hidden_states=bool(layers))
+        mask = tokens["attention_mask"]
+        final = self._normalise(pool(output.last_hidden_state, mask, self.config.pooling))
+        if not layers:
+            return final, None
+        per_layer = torch.stack([self._normalise(pool(output.hidden_states[l], mask, self.config.pooling)) for l in layers], 1)
+        return final, per_layer
 
-    def embed_passages(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self._embed(self.passage_encoder, batch)
+    def _normalise(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return F.normalize(embeddings, dim=-1) if self.config.similarity == "cosine" else embeddings
 
-    @staticmethod
-    def similarity(query_embeddings: torch.Tensor, passage_embeddings: torch.Tensor) -> torch.Tensor:
-        """[Q, H] x [C, H] -> [Q, C]; cosine is a dot product of normalised embeddings."""
-        return query_embeddings @ passage_embeddings.T
+    def embed_queries(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._embed(self.query_encoder, tokens)[0]
 
-    @property
-    def embedding_dim(self) -> int:
-        return self.query_encoder.config.hidden_size
+    def embed_passages(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._embed(self.passage_encoder, tokens)[0]
+
+    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()) -> Encoded:
+        layers = self.check_layers(layers)
+        q, q_layers = self._embed(self.query_encoder, _prefixed(tokens, "q_"), layers)
+        p, p_layers = self._embed(self.passage_encoder, _prefixed(tokens, "p_"), layers)
+        encoded = Encoded({"emb": q}, {"emb": p}, group_size=len(p) // max(len(q), 1), layers=layers)
+        if layers:
+            encoded.queries["layers"], encoded.passages["layers"] = q_layers, p_layers
+        return encoded
+
+    def score(self, encoded: Encoded, own: bool) -> Scores:
+        full = encoded.queries["emb"] @ encoded.passages["emb"].T
+        per_layer = None
+        if encoded.layers:  # [Q, k, H] x [P, k, H] -> [k, Q, P]
+            per_layer = torch.einsum("qkh,pkh->kqp", encoded.queries["layers"], encoded.passages["layers"])
+        if own:
+            full = own_columns(full, encoded.group_size)
+            per_layer = None if per_layer is None else own_columns(per_layer, encoded.group_size)
+        return Scores(full, per_layer)
+
+
+def _prefixed(tokens: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tokens.items() if k.startswith(prefix)}

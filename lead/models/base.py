@@ -1,0 +1,154 @@
+"""What every scorer shares: its config, the text batch it reads, what it encodes and the scores it returns.
+
+A scorer turns a batch of queries and candidate passages into relevance scores, in three steps that keep
+the teacher and the student independent of each other's tokenizer and architecture::
+
+    tokens  = scorer.tokenize(batch)             # its own tokenizer, lengths and input view
+    encoded = scorer(tokens, layers=[2, 4])      # ONE forward per step (DDP-friendly); per-layer reps kept
+    scores  = scorer.score(encoded, own=False)   # final [Q, C] and per-layer [k, Q, C]
+
+``own=False`` scores every query against every passage of the (possibly gathered) batch: global in-batch
+negatives. ``own=True`` scores each query against its own group only (positive first); a cross-encoder
+supports only that. Layers are numbered 1..L: block l's output (``hidden_states[l]`` in HF, the embedding
+layer excluded).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import torch
+from torch import nn
+
+from lead.data.records import Passage
+from lead.models.pretrained import DEFAULT_MODEL
+
+Kind = Literal["de", "colbert", "ce"]
+
+
+@dataclass
+class ScorerConfig:
+    """One model: its kind, its weights and its input view. Kind-specific keys are ignored by other kinds."""
+
+    kind: Kind = "de"
+    name: str = DEFAULT_MODEL  # packaged:<model>, a local HF folder or a hub name
+    num_layers: int | None = None  # keep only the first n blocks (PROD-style student init)
+    query_max_length: int = 32
+    passage_max_length: int = 128
+    # dual encoder
+    pooling: Literal["cls", "mean"] = "cls"
+    similarity: Literal["dot", "cosine"] = "dot"
+    shared: bool = True  # one encoder for queries and passages
+    # ColBERT
+    dim: int | None = None  # linear projection of token vectors (None: hidden size, as the LEAD reference)
+    query_augmentation: bool = True  # pad queries with attended [MASK] tokens to query_max_length
+    mask_punctuation: bool = False  # drop passage punctuation tokens from MaxSim
+    normalize_layers: bool = False  # L2-normalise per-layer token vectors (the reference does not)
+
+    def __post_init__(self):
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {self.num_layers}")
+        if self.query_max_length < 4 or self.passage_max_length < 4:
+            raise ValueError("query_max_length and passage_max_length must be >= 4")
+
+
+@dataclass
+class TextBatch:
+    """Queries and their candidate groups, query-major: query i owns passages [i*g, (i+1)*g), positive first."""
+
+    qids: list[str]
+    queries: list[str]
+    pids: list[str]
+    passages: list[Passage]
+    group_size: int
+
+    def __post_init__(self):
+        if len(self.passages) != len(self.queries) * self.group_size or len(self.pids) != len(self.passages):
+            raise ValueError(
+                f"{len(self.queries)} queries x group {self.group_size} != {len(self.passages)} passages"
+            )
+
+
+@dataclass
+class Encoded:
+    """A forward's output, batch-first so it can be gathered across devices along dim 0.
+
+    ``queries`` / ``passages`` map a name to a tensor whose dim 0 runs over the batch's queries / passages
+    (per-layer stacks are [batch, k, ...]). A cross-encoder fills ``pair_scores`` instead ([Q, g] and
+    [Q, k, g]).
+    """
+
+    queries: dict[str, torch.Tensor] = field(default_factory=dict)
+    passages: dict[str, torch.Tensor] = field(default_factory=dict)
+    group_size: int = 1
+    layers: tuple[int, ...] = ()
+
+
+@dataclass
+class Scores:
+    final: torch.Tensor  # [Q, C]
+    layers: torch.Tensor | None = None  # [k, Q, C], in the order of the requested layers
+
+    def targets(self, own: bool, group_size: int) -> torch.Tensor:
+        """The positive's column for each query: 0 in own mode, i * group_size in in-batch mode."""
+        n = self.final.shape[0]
+        step = 0 if own else group_size
+        return torch.arange(n, device=self.final.device) * step
+
+
+def own_columns(full: torch.Tensor, group_size: int) -> torch.Tensor:
+    """[..., Q, P] in-batch scores -> [..., Q, g]: each query's own group (positive first)."""
+    n = full.shape[-2]
+    index = torch.arange(n, device=full.device)[:, None] * group_size + torch.arange(group_size, device=full.device)
+    return torch.gather(full, -1, index.expand(*full.shape[:-2], n, group_size))
+
+
+class Scorer(nn.Module, abc.ABC):
+    """Base class of the three scorers."""
+
+    kind: Kind
+    supports_in_batch: bool = True
+
+    def __init__(self, config: ScorerConfig, tokenizer):
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer
+
+    @property
+    @abc.abstractmethod
+    def num_layers(self) -> int: ...
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def check_layers(self, layers: Sequence[int]) -> tuple[int, ...]:
+        layers = tuple(int(layer) for layer in layers)
+        bad = [layer for layer in layers if not 1 <= layer <= self.num_layers]
+        if bad:
+            raise ValueError(
+                f"layers {bad} out of range for this {self.kind} model with {self.num_layers} layers (use 1..{self.num_layers})"
+            )
+        return layers
+
+    @abc.abstractmethod
+    def tokenize(self, batch: TextBatch) -> dict[str, torch.Tensor]:
+        """This model's own input view of the batch (its tokenizer, markers and lengths)."""
+
+    @abc.abstractmethod
+    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()) -> Encoded:
+        """Encode the batch, keeping what the per-layer scores of ``layers`` need and nothing more."""
+
+    @abc.abstractmethod
+    def score(self, encoded: Encoded, own: bool) -> Scores:
+        """Final and per-layer scores from (possibly gathered) encodings."""
+
+    def scores(self, batch: TextBatch, own: bool, layers: Sequence[int] = ()) -> Scores:
+        """tokenize -> forward -> score in one call (no gathering)."""
+        return self.score(self(self.tokenize(batch), layers=layers), own=own)
+
+    def _to_device(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        device = self.device
+        return {k: v.to(device) for k, v in tokens.items()}

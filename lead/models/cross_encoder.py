@@ -1,0 +1,76 @@
+"""Cross-encoder: s(q, p) = w . h_L([CLS] q [SEP] p [SEP])_0 + b, scored over each query's own candidates.
+
+Per-layer score at block l: the same head on block l's [CLS] vector. A cross-encoder reads (query, passage)
+pairs, so it has no in-batch mode: each query is scored against its own group only.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from lead.models.base import Encoded, Scorer, ScorerConfig, Scores, TextBatch
+from lead.models.dual_encoder import passage_text
+
+
+class CrossEncoder(Scorer):
+    kind = "ce"
+    supports_in_batch = False
+
+    def __init__(self, config: ScorerConfig, tokenizer, encoder: nn.Module, head: nn.Linear):
+        super().__init__(config, tokenizer)
+        self.encoder = encoder
+        self.classifier = head
+
+    @staticmethod
+    def new_head(config: ScorerConfig, hidden_size: int) -> nn.Linear:
+        head = nn.Linear(hidden_size, 1)
+        nn.init.normal_(head.weight, std=0.02)
+        nn.init.zeros_(head.bias)
+        return head
+
+    @property
+    def head(self) -> nn.Module:
+        return self.classifier
+
+    @property
+    def num_layers(self) -> int:
+        return self.encoder.config.num_hidden_layers
+
+    def tokenize_pairs(self, queries: Sequence[str], passages) -> dict[str, torch.Tensor]:
+        c = self.config
+        return self.tokenizer(
+            list(queries), [passage_text(p) for p in passages], max_length=c.query_max_length + c.passage_max_length,
+            truncation="longest_first", padding=True, return_tensors="pt",
+        )
+
+    def tokenize(self, batch: TextBatch) -> dict[str, torch.Tensor]:
+        repeated = [q for q in batch.queries for _ in range(batch.group_size)]
+        return {**self.tokenize_pairs(repeated, batch.passages), "group_size": torch.tensor(batch.group_size)}
+
+    def pair_scores(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()):
+        """Scores of each (query, passage) row: final [N] and per-layer [N, k]."""
+        output = self.encoder(**self._to_device(tokens), output_hidden_states=bool(layers))
+        final = self.classifier(output.last_hidden_state[:, 0]).squeeze(-1)
+        if not layers:
+            return final, None
+        cls = torch.stack([output.hidden_states[l][:, 0] for l in layers], 1)  # [N, k, H]
+        return final, self.classifier(cls).squeeze(-1)
+
+    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()) -> Encoded:
+        layers = self.check_layers(layers)
+        tokens = dict(tokens)
+        group = int(tokens.pop("group_size"))
+        final, per_layer = self.pair_scores(tokens, layers)
+        encoded = Encoded(queries={"final": final.view(-1, group)}, group_size=group, layers=layers)
+        if layers:
+            encoded.queries["layers"] = per_layer.view(-1, group, len(layers)).transpose(1, 2)  # [Q, k, g]
+        return encoded
+
+    def score(self, encoded: Encoded, own: bool = True) -> Scores:
+        if not own:
+            raise ValueError("a cross-encoder scores each query's own candidates only: use candidates: own")
+        layers = encoded.queries.get("layers")
+        return Scores(encoded.queries["final"], None if layers is None else layers.transpose(0, 1))
