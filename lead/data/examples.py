@@ -1,0 +1,160 @@
+"""Training examples: queries with positives and ranked negatives, and the deterministic batches built from them.
+
+Training file (``mine`` writes it, warm-up and distillation read it), JSON lines::
+
+    {"qid": "17", "query": "which medic ...", "positives": ["804"], "negatives": ["12", "977", ...]}
+
+``negatives`` are in retriever rank order (best first). Without a training file every example has no
+negatives and the batch draws random passages instead (the "random negatives" baseline).
+
+Batches are a pure function of (seed, step): the epoch's query order comes from ``seed + epoch`` and each
+query's positive and negatives from ``seed + step``, so a resumed run sees exactly the batches an
+uninterrupted run would, and under DDP rank r takes its slice of the same global batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Literal
+
+import numpy as np
+
+from lead.data.records import Passage, Qrels, Query
+from lead.errors import DataFormatError, require_file
+from lead.io import atomic_open
+from lead.models.base import TextBatch
+
+
+@dataclass
+class QueryExample:
+    qid: str
+    query: str
+    positives: list[str]
+    negatives: list[str] = field(default_factory=list)
+
+
+def write_training_file(path: str | Path, examples: Iterable[QueryExample]) -> int:
+    n = 0
+    with atomic_open(path) as out:
+        for example in examples:
+            out.write(json.dumps(asdict(example)) + "\n")
+            n += 1
+    return n
+
+
+def read_training_file(path: str | Path) -> Iterator[QueryExample]:
+    path = require_file(path, "training file")
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                yield QueryExample(str(record["qid"]), record["query"], [str(p) for p in record["positives"]],
+                                   [str(p) for p in record.get("negatives", [])])
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(path, f"invalid JSON: {exc.msg}", line_no) from None
+            except KeyError as exc:
+                raise DataFormatError(path, f"missing key {exc.args[0]!r}", line_no) from None
+
+
+def examples_from_qrels(queries: list[Query], qrels: Qrels, min_grade: int = 1) -> list[QueryExample]:
+    """One example per query with at least one passage of grade >= ``min_grade`` (no negatives yet)."""
+    examples = []
+    for query in queries:
+        positives = sorted(pid for pid, grade in qrels.get(query.qid, {}).items() if grade >= min_grade)
+        if positives:
+            examples.append(QueryExample(query.qid, query.text, positives))
+    return examples
+
+
+class PassageStore:
+    """Random access to a prepared ``collection.tsv`` by pid, through byte offsets (the texts stay on disk)."""
+
+    def __init__(self, path: str | Path):
+        self.path = require_file(path, "collection")
+        offsets, self.row = [], {}
+        with open(self.path, "rb") as handle:
+            position = 0
+            for line in handle:
+                pid = line.split(b"\t", 1)[0].decode("utf-8")
+                self.row[pid] = len(offsets)
+                offsets.append(position)
+                position += len(line)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.pids = list(self.row)
+        self._handle = None
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __contains__(self, pid: str) -> bool:
+        return pid in self.row
+
+    def __getitem__(self, pid: str) -> Passage:
+        if self._handle is None:
+            self._handle = open(self.path, "rb")
+        self._handle.seek(int(self.offsets[self.row[pid]]))
+        fields = self._handle.readline().decode("utf-8").rstrip("\r\n").split("\t")  # the prepared layout
+        return Passage(fields[0], fields[1], fields[2] if len(fields) > 2 else "")
+
+    def __getstate__(self):  # picklable for worker processes: reopen the file there
+        return {**self.__dict__, "_handle": None}
+
+
+class BatchSampler:
+    """The global batch of a step, deterministic in (seed, step); ``rank`` takes its contiguous slice."""
+
+    def __init__(
+        self,
+        examples: list[QueryExample],
+        store: PassageStore,
+        queries_per_rank: int,
+        negatives: int,
+        sampling: Literal["random", "descend"] = "random",
+        seed: int = 13,
+        world_size: int = 1,
+    ):
+        if not examples:
+            raise ValueError("no training examples: the training split has no judged query")
+        self.examples, self.store = examples, store
+        self.per_rank, self.world_size = queries_per_rank, world_size
+        self.global_size = queries_per_rank * world_size
+        if self.global_size > len(examples):
+            raise ValueError(f"global batch of {self.global_size} queries but only {len(examples)} training queries")
+        self.negatives, self.sampling, self.seed = negatives, sampling, seed
+        self.steps_per_epoch = len(examples) // self.global_size  # the last partial batch is dropped
+
+    def _order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.examples))
+
+    def batch(self, step: int, rank: int = 0) -> TextBatch:
+        epoch, index = divmod(step, self.steps_per_epoch)
+        rows = self._order(epoch)[index * self.global_size : (index + 1) * self.global_size]
+        rows = rows[rank * self.per_rank : (rank + 1) * self.per_rank]
+        qids, queries, pids = [], [], []
+        for row in rows:
+            example = self.examples[row]
+            rng = np.random.default_rng([self.seed, step, int(row)])
+            qids.append(example.qid)
+            queries.append(example.query)
+            pids.append(example.positives[rng.integers(len(example.positives))])
+            pids.extend(self._negatives(example, rng))
+        return TextBatch(qids, queries, pids, [self.store[pid] for pid in pids], 1 + self.negatives)
+
+    def _negatives(self, example: QueryExample, rng: np.random.Generator) -> list[str]:
+        pool = example.negatives
+        if not pool:  # random negatives from the whole collection, never a positive
+            chosen = []
+            while len(chosen) < self.negatives:
+                pid = self.store.pids[rng.integers(len(self.store))]
+                if pid not in example.positives and pid not in chosen:
+                    chosen.append(pid)
+            return chosen
+        if len(pool) < self.negatives:  # the reference repeats a short list
+            pool = (pool * (self.negatives // len(pool) + 1))
+        if self.sampling == "descend":
+            return pool[: self.negatives]
+        return [pool[i] for i in rng.choice(len(pool), size=self.negatives, replace=False)]

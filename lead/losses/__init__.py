@@ -1,0 +1,1 @@
+"""One loss per module; each docstring lists its inputs."""

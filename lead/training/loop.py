@@ -1,0 +1,204 @@
+"""The one training loop: warm-up, LEAD and PROD are methods plugged into it.
+
+Per step: the sampler's batch for (seed, step) -> ``method.loss`` -> backward (accumulated) -> per-model
+gradient clipping -> AdamW -> linear warm-up/decay. Also: bf16 autocast on GPU (fp32 on CPU), DDP under
+``torchrun``, DVCLive logs of every loss term and the learning rate, a tqdm bar, and checkpoints with
+optimiser and scheduler state from which an interrupted run resumes to the same weights an uninterrupted
+run reaches (every random draw is seeded by the step, so nothing else needs saving).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from lead.data.examples import BatchSampler
+from lead.io import atomic_dir, atomic_open
+from lead.models.base import Scorer, TextBatch
+from lead.models.factory import load_scorer, save_scorer
+from lead.training.distributed import DistInfo, barrier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 200
+    batch_queries: int = 8  # queries per device and micro-batch
+    negatives: int = 3  # hard negatives per query
+    negative_sampling: Literal["random", "descend"] = "random"
+    candidates: Literal["in_batch", "own"] = "in_batch"
+    lr: float = 2e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 2.0
+    grad_accum: int = 1
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPU, fp32 on CPU
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    log_every: int = 5
+    seed: int = 13
+
+    def __post_init__(self):
+        for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+
+
+class Method(Protocol):
+    """A training method: which models it trains and its loss on one batch."""
+
+    trainables: dict[str, Scorer]
+
+    def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss to minimise and the named terms to log; ``models`` are the (DDP-wrapped) trainables."""
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    return (seed * 1_000_003 + step * 101 + rank) % (2**63)
+
+
+class Trainer:
+    def __init__(self, method: Method, sampler: BatchSampler, config: TrainConfig, out: str | Path,
+                 checkpoints: str | Path, logs: str | Path, dist: DistInfo = DistInfo()):
+        self.method, self.sampler, self.config, self.dist = method, sampler, config, dist
+        self.out, self.checkpoints, self.logs = Path(out), Path(checkpoints), Path(logs)
+        for model in method.trainables.values():
+            model.to(dist.device).train()
+        self.models = {
+            name: DistributedDataParallel(m, device_ids=[dist.device] if dist.device.type == "cuda" else None)
+            if dist.distributed else m
+            for name, m in method.trainables.items()
+        }
+        groups = [{"params": [p for p in m.parameters() if p.requires_grad], "name": n} for n, m in method.trainables.items()]
+        fused = dist.device.type == "cuda"
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
+                                           weight_decay=config.weight_decay, fused=fused)
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(config.warmup_ratio * config.steps), config.steps)
+        self.autocast = config.precision == "bf16" or (config.precision == "auto" and dist.device.type == "cuda")
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    def _checkpoint_dirs(self) -> list[tuple[int, Path]]:
+        if not self.checkpoints.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.checkpoints.iterdir() if (m := re.fullmatch(r"step-(\d+)", p.name))]
+        return sorted(found)
+
+    def save_checkpoint(self, step: int) -> None:
+        if self.dist.is_main:
+            with atomic_dir(self.checkpoints / f"step-{step:07d}") as tmp:
+                for name, model in self.method.trainables.items():
+                    save_scorer(model, tmp / name)
+                torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+                torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+                (tmp / "state.json").write_text(json.dumps({"step": step}))
+            for _, old in self._checkpoint_dirs()[: -self.config.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+        barrier()
+
+    def resume(self) -> int:
+        """Load the latest checkpoint if there is one; return the step to start from."""
+        found = self._checkpoint_dirs()
+        if not found:
+            return 0
+        step, folder = found[-1]
+        for name, model in self.method.trainables.items():
+            model.load_state_dict(load_scorer(folder / name).state_dict())
+        self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True, map_location=self.dist.device))
+        self.scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
+        log.info("resumed from %s (step %d of %d)", folder, step, self.config.steps)
+        return step
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def train(self) -> dict[str, float]:
+        config = self.config
+        start = self.resume()
+        live = self._live(start)
+        bar = tqdm(total=config.steps, initial=start, desc=f"train {self.out.name}", disable=not self.dist.is_main)
+        terms: dict[str, float] = {}
+        for step in range(start, config.steps):
+            terms = self._step(step)
+            bar.update(1)
+            bar.set_postfix(loss=f"{terms['loss']:.4f}")
+            if live is not None and ((step + 1) % config.log_every == 0 or step + 1 == config.steps):
+                live.step = step + 1
+                for name, value in {**terms, "lr": self.scheduler.get_last_lr()[0]}.items():
+                    live.log_metric(f"train/{name}", value)
+                live.next_step()
+            if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+                self.save_checkpoint(step + 1)
+        bar.close()
+        if live is not None:
+            live.end()
+        if self.dist.is_main:
+            for name, model in self.method.trainables.items():
+                save_scorer(model, self.out if len(self.method.trainables) == 1 else self.out / name)
+        barrier()
+        return terms
+
+    def _step(self, step: int) -> dict[str, float]:
+        config = self.config
+        totals: dict[str, float] = {}
+        for micro in range(config.grad_accum):
+            torch.manual_seed(step_seed(config.seed, step * config.grad_accum + micro, self.dist.rank))
+            batch = self.sampler.batch(step * config.grad_accum + micro, self.dist.rank)
+            last = micro == config.grad_accum - 1
+            with self._no_sync(not last), torch.autocast(self.dist.device.type, torch.bfloat16, enabled=self.autocast):
+                loss, terms = self.method.loss(batch, self.models, step)
+            (loss / config.grad_accum).backward()
+            for name, value in terms.items():
+                totals[name] = totals.get(name, 0.0) + value / config.grad_accum
+        for group in self.optimizer.param_groups:  # each model clipped on its own, as in LEAD
+            torch.nn.utils.clip_grad_norm_(group["params"], config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if not all(math.isfinite(v) for v in totals.values()):
+            raise FloatingPointError(f"step {step}: non-finite loss {totals}; lower train.lr or check the data")
+        return totals
+
+    def _no_sync(self, skip: bool):
+        stack = contextlib.ExitStack()
+        if skip:
+            for model in self.models.values():
+                if isinstance(model, DistributedDataParallel):
+                    stack.enter_context(model.no_sync())
+        return stack
+
+    def _live(self, start: int):
+        if not self.dist.is_main:
+            return None
+        from dvclive import Live
+
+        if start == 0:
+            shutil.rmtree(self.logs, ignore_errors=True)
+        else:
+            _truncate_logs(self.logs, start)
+        return Live(dir=str(self.logs), resume=start > 0, dvcyaml=None, save_dvc_exp=False, report=None)
+
+
+def _truncate_logs(folder: Path, step: int) -> None:
+    """Drop logged rows after ``step``: the steps after the checkpoint are re-run and logged again."""
+    for tsv in folder.rglob("*.tsv"):
+        lines = tsv.read_text().splitlines()
+        if not lines:
+            continue
+        column = lines[0].split("\t").index("step")
+        kept = [lines[0]] + [line for line in lines[1:] if int(line.split("\t")[column]) <= step]
+        with atomic_open(tsv) as out:
+            out.write("\n".join(kept) + "\n")
