@@ -121,6 +121,48 @@ class DataConfig:
 
 
 @dataclass
+class TrainConfig:
+    steps: int = 200
+    batch_queries: int = 8  # queries per device and micro-batch
+    negatives: int = 3  # hard negatives per query
+    negative_sampling: Literal["random", "descend"] = "random"
+    candidates: Literal["in_batch", "own"] = "in_batch"
+    lr: float = 2e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 2.0
+    grad_accum: int = 1
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPU, fp32 on CPU
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    log_every: int = 5
+    seed: int = 13
+
+    def __post_init__(self):
+        for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+
+
+@dataclass
+class WarmupConfig:
+    """One warm-up run: its starting model (a key of ``models``), its training file and train overrides."""
+
+    init: str
+    train_file: str = "data/prepared/train.jsonl"
+    train: dict[str, Any] = field(default_factory=dict)  # keys of the train: section, overriding it
+
+
+@dataclass
+class MineConfig:
+    model: str = "miner"  # a warm-up run whose dual encoder mines
+    depth: int = 200  # retrieve this many
+    keep: int = 100  # keep the top non-positives, in rank order
+
+
+@dataclass
 class EvalConfig:
     split: Literal["train", "dev", "test"] = "test"
     depth: int = 1000
@@ -128,6 +170,10 @@ class EvalConfig:
     recall_depths: list[int] = field(default_factory=lambda: [50, 100, 1000])
     hit_depths: list[int] = field(default_factory=lambda: [1, 5, 20, 50, 100, 1000])
     use_gpu: bool | None = None  # faiss on the GPU; null = when available
+    first_stage: str = "miner"  # whose run the re-rankers re-rank (a key of eval.dense)
+    rerank_depth: int = 50
+    dense: dict[str, str] = field(default_factory=dict)  # name -> model folder, evaluated by full retrieval
+    rerank: dict[str, str] = field(default_factory=dict)  # name -> model folder, re-ranking first_stage's run
 
 
 @dataclass
@@ -135,7 +181,19 @@ class Params:
     seed: int = 13
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    models: dict[str, ScorerConfig] = field(default_factory=dict)
+    models: dict[str, ScorerConfig] = field(default_factory=dict)  # initial models; init writes models/init/<key>
+    train: TrainConfig = field(default_factory=TrainConfig)  # training defaults of every run
+    warmup: dict[str, WarmupConfig] = field(default_factory=dict)
+    mine: MineConfig = field(default_factory=MineConfig)
+
+    def __post_init__(self):
+        for name, run in self.warmup.items():
+            if run.init not in self.models:
+                raise ValueError(f"warmup.{name}.init: {run.init!r} is not a key of models ({', '.join(self.models)})")
+
+    def train_config(self, overrides: dict[str, Any], key: str) -> TrainConfig:
+        """The train: defaults with a run's overrides, checked like any other params key."""
+        return parse(TrainConfig, {**dataclasses.asdict(self.train), **overrides}, key)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -56,3 +56,22 @@ def write_json(path: str | Path, obj, indent: int = 2) -> None:
     with atomic_open(path) as handle:
         json.dump(obj, handle, indent=indent, sort_keys=False)
         handle.write("\n")
+
+
+def fingerprint(*paths: str | Path, extra=None) -> str:
+    """sha256 over the contents of ``paths`` (files, or every file below a folder) and ``extra`` as JSON.
+
+    A run's checkpoints carry the fingerprint of its inputs, so a re-run with other params or data starts
+    over instead of resuming someone else's state.
+    """
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(extra, sort_keys=True, default=str).encode())
+    for path in map(Path, paths):
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+            with open(file, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+    return digest.hexdigest()

@@ -1,55 +1,86 @@
-"""The prepare and evaluate stages end to end, on a small embedded benchmark and a tiny random model."""
+"""The stages end to end on a small embedded benchmark with tiny random models (prepare -> ... -> rerank)."""
 
 import json
 
 import pytest
 import yaml
 
+from lead.data.examples import read_training_file
 from lead.evaluation.runs import read_trec_run
-from stages import evaluate, prepare
+from stages import evaluate, init, mine, prepare, rerank, warmup
 from tests.helpers import tiny_bert_folder
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    model = tiny_bert_folder(tmp_path / "tiny")
+    model = str(tiny_bert_folder(tmp_path / "tiny"))
+    tiny = {"name": model, "pooling": "mean", "passage_max_length": 48}
     params = {
         "seed": 1,
-        "data": {"synthetic": {"train_queries": 10, "dev_queries": 5, "test_queries": 8, "background_passages": 5}},
-        "eval": {"depth": 20, "batch_size": 16},
-        "models": {"tiny": {"name": str(model), "pooling": "mean", "similarity": "cosine"}},
+        "data": {"synthetic": {"train_queries": 12, "dev_queries": 4, "test_queries": 8, "background_passages": 5}},
+        "models": {"de": {"kind": "de", **tiny}, "ce": {"kind": "ce", **tiny}},
+        "train": {"steps": 4, "batch_queries": 4, "negatives": 2, "checkpoint_every": 2, "log_every": 2, "lr": 1e-3},
+        "warmup": {
+            "miner": {"init": "de"},
+            "ce": {"init": "ce", "train_file": "data/mined/train.jsonl", "train": {"candidates": "own"}},
+        },
+        "mine": {"model": "miner", "depth": 30, "keep": 10},
+        "eval": {"depth": 20, "batch_size": 16, "first_stage": "miner", "rerank_depth": 5,
+                 "dense": {"zeroshot": "models/init/de", "miner": "models/miner"}, "rerank": {"ce": "models/ce"}},
     }
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def test_prepare_then_evaluate_writes_run_and_metrics(project):
+def test_the_pipeline_runs_stage_by_stage(project):
     prepare.main([])
     meta = json.loads((project / "data/prepared/meta.json").read_text())
-    assert meta["passages"] == 4 * 23 + 5 and meta["source"] == "synthetic"
+    assert meta["passages"] == 4 * 24 + 5 and meta["source"] == "synthetic" and meta["train_examples"] == 12
 
-    evaluate.main(["tiny"])
-    metrics = json.loads((project / "metrics/tiny/metrics.json").read_text())["test"]
-    assert metrics["n_queries"] == 8
-    assert 0.0 <= metrics["NDCG@10"] <= 1.0 and "HitRate@20" in metrics and "MAP@1000" in metrics
-    run = read_trec_run(project / "runs/tiny.test.trec")
+    init.main([])
+    assert (project / "models/init/ce/head.safetensors").exists()
+
+    warmup.main(["miner"])
+    assert (project / "models/miner/scorer.json").exists()
+    assert not (project / "checkpoints/miner").exists()  # a finished run leaves nothing to resume
+    loss_log = (project / "logs/miner/plots/metrics/train/loss.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in loss_log[1:]] == ["2", "4"]  # step column, then loss
+
+    mine.main([])
+    mined = list(read_training_file(project / "data/mined/train.jsonl"))
+    assert len(mined) == 12 and all(len(e.negatives) == 10 for e in mined)
+    assert all(not set(e.negatives) & set(e.positives) for e in mined)
+
+    evaluate.main(["miner"])
+    metrics = json.loads((project / "metrics/miner/metrics.json").read_text())["test"]
+    assert metrics["n_queries"] == 8 and 0.0 <= metrics["NDCG@10"] <= 1.0 and "HitRate@20" in metrics
+    run = read_trec_run(project / "runs/miner.test.trec")
     assert len(run) == 8 and all(len(ranking) == 20 for ranking in run.values())
-    timing = json.loads((project / "metrics/tiny/timing.json").read_text())
-    assert timing["passages"] == 97 and timing["parameters"] > 0
+    timing = json.loads((project / "metrics/miner/timing.json").read_text())
+    assert timing["passages"] == 101 and timing["parameters"] > 0
+
+    warmup.main(["ce"])
+    rerank.main(["ce"])
+    reranked = read_trec_run(project / "runs/ce.rerank.test.trec")
+    assert all(set(reranked[q]) == set(sorted(run[q], key=run[q].get, reverse=True)[:5]) for q in run)
+    assert json.loads((project / "metrics/ce.rerank/metrics.json").read_text())["test"]["n_queries"] == 8
 
 
 def test_evaluate_is_deterministic(project):
     prepare.main([])
-    evaluate.main(["tiny"])
-    first = (project / "runs/tiny.test.trec").read_text()
-    evaluate.main(["tiny"])
-    assert (project / "runs/tiny.test.trec").read_text() == first
+    init.main([])
+    evaluate.main(["zeroshot"])
+    first = (project / "runs/zeroshot.test.trec").read_text()
+    evaluate.main(["zeroshot"])
+    assert (project / "runs/zeroshot.test.trec").read_text() == first
 
 
-def test_unknown_model_and_bad_params_say_what_is_wrong(project):
-    with pytest.raises(SystemExit, match=r"models\.nope: no such model \(have: tiny\)"):
+def test_unknown_names_and_bad_params_say_what_is_wrong(project):
+    with pytest.raises(SystemExit, match=r"eval\.dense\.nope: no such entry \(have: zeroshot, miner\)"):
         evaluate.main(["nope"])
+    with pytest.raises(SystemExit, match=r"warmup\.nope: no such entry \(have: miner, ce\)"):
+        warmup.main(["nope"])
     (project / "params.yaml").write_text("eval: {depht: 10}\n")
     with pytest.raises(Exception, match=r"eval\.depht: unknown key \(did you mean 'depth'\?\)"):
         prepare.main([])

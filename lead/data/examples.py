@@ -52,12 +52,21 @@ def read_training_file(path: str | Path) -> Iterator[QueryExample]:
                 continue
             try:
                 record = json.loads(line)
-                yield QueryExample(str(record["qid"]), record["query"], [str(p) for p in record["positives"]],
-                                   [str(p) for p in record.get("negatives", [])])
+                if not isinstance(record, dict):
+                    raise DataFormatError(path, f"expected a JSON object, got {type(record).__name__}", line_no)
+                qid, query, positives = record["qid"], record["query"], record["positives"]
+                negatives = record.get("negatives", [])
+                for key, value in (("positives", positives), ("negatives", negatives)):
+                    if not isinstance(value, list):  # a bare string would be read as a list of characters
+                        raise DataFormatError(path, f"{key} must be a list of passage ids, got {value!r}", line_no)
+                example = QueryExample(str(qid), query, [str(p) for p in positives], [str(p) for p in negatives])
             except json.JSONDecodeError as exc:
                 raise DataFormatError(path, f"invalid JSON: {exc.msg}", line_no) from None
             except KeyError as exc:
                 raise DataFormatError(path, f"missing key {exc.args[0]!r}", line_no) from None
+            if not example.positives:  # a query without a positive cannot be trained on
+                raise DataFormatError(path, f"query {example.qid}: empty positives", line_no)
+            yield example
 
 
 def examples_from_qrels(queries: list[Query], qrels: Qrels, min_grade: int = 1) -> list[QueryExample]:
@@ -147,6 +156,10 @@ class BatchSampler:
     def _negatives(self, example: QueryExample, rng: np.random.Generator) -> list[str]:
         pool = example.negatives
         if not pool:  # random negatives from the whole collection, never a positive
+            available = len(self.store) - sum(pid in self.store for pid in set(example.positives))
+            if available < self.negatives:  # the draw below would never end
+                raise ValueError(f"query {example.qid}: {self.negatives} random negatives wanted but the collection has "
+                                 f"only {available} passages that are not its positives")
             chosen = []
             while len(chosen) < self.negatives:
                 pid = self.store.pids[rng.integers(len(self.store))]

@@ -5,6 +5,7 @@ Layout (MS MARCO file formats, one folder)::
     collection.tsv            pid \\t text [\\t title]
     queries.{split}.tsv       qid \\t text             split in train, dev, test (those that exist)
     qrels.{split}.tsv         qid 0 pid grade          (TREC layout; graded where the source is)
+    train.jsonl               training examples: judged train queries and their positives (no negatives yet)
     meta.json                 source, counts, binary relevance threshold
 
 Sources: the embedded generator, a BEIR folder, or MS MARCO-layout files (MS MARCO passage, TREC DL).
@@ -22,6 +23,7 @@ from typing import Iterator
 from lead.config import DataConfig, SplitFiles
 from lead.data import beir, msmarco
 from lead.data.records import Passage, Qrels, Query
+from lead.data.examples import examples_from_qrels, write_training_file
 from lead.data.synthetic import SyntheticBenchmark
 from lead.errors import DataFormatError, require_file
 from lead.io import atomic_dir, atomic_open, write_json
@@ -43,6 +45,11 @@ def prepare(config: DataConfig, out: str | Path) -> dict:
         else:
             meta = _prepare_real(config, folder)
         meta["source"] = config.source
+        if (folder / "queries.train.tsv").exists():
+            train = PreparedData(folder)
+            meta["train_examples"] = write_training_file(
+                folder / "train.jsonl", examples_from_qrels(train.queries("train"), train.qrels("train"))
+            )
         write_json(folder / "meta.json", meta)
     return meta
 

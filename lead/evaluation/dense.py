@@ -1,4 +1,5 @@
-"""Evaluate a dual encoder by full retrieval: encode the corpus, exact faiss search, pytrec_eval metrics."""
+"""Evaluate a model by full retrieval (dual encoder: corpus encoding + exact faiss search; ColBERT: exhaustive
+MaxSim) and score runs with pytrec_eval."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from lead.config import EvalConfig
 from lead.data.prepared import PreparedData
-from lead.data.records import Passage, Run
+from lead.data.records import Passage, Query, Run
 from lead.evaluation.metrics import evaluate_run
 from lead.evaluation.runs import run_from_arrays
 from lead.models.dual_encoder import DualEncoder
@@ -35,13 +36,12 @@ def _recording_ids(passages: Iterable[Passage], pids: np.ndarray) -> Iterator[Pa
         yield passage
 
 
-def retrieve(model: DualEncoder, data: PreparedData, split: str, config: EvalConfig) -> tuple[Run, dict[str, float]]:
-    """Top-``config.depth`` run of ``split``'s queries over the whole prepared collection."""
+def retrieve(model: DualEncoder, data: PreparedData, queries: list[Query], config: EvalConfig) -> tuple[Run, dict[str, float]]:
+    """Top-``config.depth`` run of ``queries`` over the whole prepared collection, and its timing."""
     started = time.perf_counter()
     pids = np.empty(data.num_passages, dtype=object)
     corpus = encode(model, _recording_ids(data.passages(), pids), "passages", data.num_passages, config.batch_size)
     encoded = time.perf_counter()
-    queries = data.queries(split)
     query_vectors = encode(model, [q.text for q in queries], "queries", len(queries), config.batch_size)
     index = build_index(corpus, use_gpu=config.use_gpu)
     scores, indices = search(index, query_vectors, config.depth)
@@ -57,12 +57,27 @@ def retrieve(model: DualEncoder, data: PreparedData, split: str, config: EvalCon
 
 
 def evaluate_dual_encoder(model: DualEncoder, data: PreparedData, split: str, config: EvalConfig) -> RetrievalResult:
-    run, timing = retrieve(model, data, split, config)
-    metrics = evaluate_run(
-        data.qrels(split),
-        run,
-        rel_threshold=data.rel_threshold if split == "test" else 1,
-        recall_depths=config.recall_depths,
-        hit_depths=config.hit_depths,
+    run, timing = retrieve(model, data, data.queries(split), config)
+    return RetrievalResult(run, score_run(data, split, run, config), timing)
+
+
+def score_run(data: PreparedData, split: str, run: Run, config: EvalConfig) -> dict[str, float]:
+    """pytrec_eval metrics of ``run`` on ``split`` (test: the data's graded threshold; train/dev: >= 1)."""
+    return evaluate_run(
+        data.qrels(split), run, rel_threshold=data.rel_threshold if split == "test" else 1,
+        recall_depths=config.recall_depths, hit_depths=config.hit_depths,
     )
-    return RetrievalResult(run, metrics, timing)
+
+
+def evaluate_scorer(model, data: PreparedData, split: str, config: EvalConfig) -> RetrievalResult:
+    """Full retrieval: a dual encoder through faiss, a ColBERT model by exhaustive MaxSim."""
+    from lead.models.colbert import ColBERT
+    from lead.retrieval.maxsim import exhaustive_maxsim
+
+    if isinstance(model, DualEncoder):
+        return evaluate_dual_encoder(model, data, split, config)
+    if isinstance(model, ColBERT):
+        started = time.perf_counter()
+        run = exhaustive_maxsim(model, data, data.queries(split), config.depth, config.batch_size)
+        return RetrievalResult(run, score_run(data, split, run, config), {"search_s": time.perf_counter() - started})
+    raise ValueError(f"a {model.kind} model cannot retrieve from the whole collection: evaluate it as a re-ranker (eval.rerank)")

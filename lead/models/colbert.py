@@ -53,9 +53,8 @@ class ColBERT(Scorer):
         self.query_marker, self.passage_marker = marker_ids(tokenizer)
         if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
             encoder.resize_token_embeddings(len(tokenizer))
-        self.punctuation = {
-            tokenizer.convert_tokens_to_ids(c) for c in string.punctuation if c in tokenizer.get_vocab()
-        }
+        vocab = tokenizer.get_vocab()  # once: get_vocab() builds a new dict on every call
+        self.punctuation = {vocab[c] for c in string.punctuation if c in vocab}
 
     @staticmethod
     def new_head(config: ScorerConfig, hidden_size: int) -> nn.Linear | None:

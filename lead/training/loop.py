@@ -15,9 +15,8 @@ import logging
 import math
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -25,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from lead.config import TrainConfig
 from lead.data.examples import BatchSampler
 from lead.io import atomic_dir, atomic_open
 from lead.models.base import Scorer, TextBatch
@@ -32,32 +32,6 @@ from lead.models.factory import load_scorer, save_scorer
 from lead.training.distributed import DistInfo, barrier
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 200
-    batch_queries: int = 8  # queries per device and micro-batch
-    negatives: int = 3  # hard negatives per query
-    negative_sampling: Literal["random", "descend"] = "random"
-    candidates: Literal["in_batch", "own"] = "in_batch"
-    lr: float = 2e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    max_grad_norm: float = 2.0
-    grad_accum: int = 1
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPU, fp32 on CPU
-    checkpoint_every: int = 50
-    keep_checkpoints: int = 2
-    log_every: int = 5
-    seed: int = 13
-
-    def __post_init__(self):
-        for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 
 
 class Method(Protocol):
@@ -75,8 +49,9 @@ def step_seed(seed: int, step: int, rank: int) -> int:
 
 class Trainer:
     def __init__(self, method: Method, sampler: BatchSampler, config: TrainConfig, out: str | Path,
-                 checkpoints: str | Path, logs: str | Path, dist: DistInfo = DistInfo()):
+                 checkpoints: str | Path, logs: str | Path, dist: DistInfo = DistInfo(), fingerprint: str = ""):
         self.method, self.sampler, self.config, self.dist = method, sampler, config, dist
+        self.fingerprint = fingerprint  # of the run's inputs: checkpoints of other inputs are not resumed
         self.out, self.checkpoints, self.logs = Path(out), Path(checkpoints), Path(logs)
         for model in method.trainables.values():
             model.to(dist.device).train()
@@ -106,7 +81,7 @@ class Trainer:
                     save_scorer(model, tmp / name)
                 torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
                 torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
-                (tmp / "state.json").write_text(json.dumps({"step": step}))
+                (tmp / "state.json").write_text(json.dumps({"step": step, "fingerprint": self.fingerprint}))
             for _, old in self._checkpoint_dirs()[: -self.config.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
         barrier()
@@ -117,6 +92,13 @@ class Trainer:
         if not found:
             return 0
         step, folder = found[-1]
+        saved = json.loads((folder / "state.json").read_text()).get("fingerprint")
+        if saved != self.fingerprint:
+            log.warning("%s was written for other params or data: starting over", self.checkpoints)
+            if self.dist.is_main:
+                shutil.rmtree(self.checkpoints, ignore_errors=True)
+            barrier()
+            return 0
         for name, model in self.method.trainables.items():
             model.load_state_dict(load_scorer(folder / name).state_dict())
         self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True, map_location=self.dist.device))
@@ -148,6 +130,7 @@ class Trainer:
         if self.dist.is_main:
             for name, model in self.method.trainables.items():
                 save_scorer(model, self.out if len(self.method.trainables) == 1 else self.out / name)
+            shutil.rmtree(self.checkpoints, ignore_errors=True)  # the run is complete: nothing to resume
         barrier()
         return terms
 
@@ -202,3 +185,9 @@ def _truncate_logs(folder: Path, step: int) -> None:
         kept = [lines[0]] + [line for line in lines[1:] if int(line.split("\t")[column]) <= step]
         with atomic_open(tsv) as out:
             out.write("\n".join(kept) + "\n")
+    summary = folder / "metrics.json"  # DVCLive rewrites it in place: a kill can leave it empty or cut
+    if summary.is_file():
+        try:
+            json.loads(summary.read_text())
+        except ValueError:
+            summary.unlink()  # Live(resume=True) would fail to parse it; the next logged step rewrites it

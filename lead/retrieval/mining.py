@@ -1,0 +1,74 @@
+"""Hard-negative mining and re-ranking: the reusable retrieval steps of LEAD and PROD.
+
+``mine_negatives``: retrieve the top ``depth`` passages of every training query with a dual encoder, drop
+*every* judged positive (the reference compared a string id with an integer and kept positives in the
+negative lists, spec A.9), and keep the first ``keep`` in rank order.
+
+``rerank``: score each query's candidate list with any scorer (a cross-encoder, ColBERT or a dual encoder)
+over its own candidates; PROD re-ranks the student's top-200 with its teacher this way.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from lead.config import EvalConfig
+from lead.data.examples import PassageStore, QueryExample
+from lead.data.prepared import PreparedData
+from lead.data.records import Query, Run
+from lead.evaluation.dense import retrieve
+from lead.evaluation.runs import ranked
+from lead.models.base import Scorer, TextBatch
+from lead.models.dual_encoder import DualEncoder
+
+
+def remove_positives(ranking: Iterable[str], positives: Iterable[str], keep: int) -> list[str]:
+    """The first ``keep`` ids of ``ranking`` that are not positives (ids compared as strings)."""
+    positives = {str(p) for p in positives}
+    negatives = []
+    for pid in ranking:
+        if str(pid) not in positives:
+            negatives.append(str(pid))
+            if len(negatives) == keep:
+                break
+    return negatives
+
+
+def mine_negatives(
+    model: DualEncoder, data: PreparedData, examples: list[QueryExample], depth: int = 200, keep: int = 100,
+    batch_size: int = 64,
+) -> list[QueryExample]:
+    """``examples`` with ``negatives`` replaced by the model's top-ranked non-positives (rank order)."""
+    queries = [Query(e.qid, e.query) for e in examples]
+    run, _ = retrieve(model, data, queries, EvalConfig(depth=depth, batch_size=batch_size))
+    mined = []
+    for example in examples:
+        ranking = [pid for pid, _ in ranked(run.get(example.qid, {}))]
+        negatives = remove_positives(ranking, example.positives, keep)
+        if negatives:  # a query whose every retrieved passage is positive cannot be trained contrastively
+            mined.append(QueryExample(example.qid, example.query, example.positives, negatives))
+    return mined
+
+
+@torch.inference_mode()
+def rerank(
+    scorer: Scorer, queries: dict[str, str], candidates: dict[str, list[str]], store: PassageStore,
+    batch_size: int = 32, progress: bool = True,
+) -> Run:
+    """Scores of each query's candidates by ``scorer`` (own-candidate mode), as a run."""
+    was_training = scorer.training
+    scorer.eval()
+    run: Run = {}
+    for qid in tqdm(list(candidates), desc=f"rerank with {scorer.kind}", disable=not progress):
+        pids = candidates[qid]
+        scores = []
+        for start in range(0, len(pids), batch_size):
+            chunk = pids[start : start + batch_size]
+            batch = TextBatch([qid], [queries[qid]], chunk, [store[p] for p in chunk], len(chunk))
+            scores.extend(scorer.scores(batch, own=True).final[0].float().tolist())
+        run[qid] = dict(zip(pids, scores))
+    scorer.train(was_training)
+    return run

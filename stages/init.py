@@ -1,0 +1,32 @@
+"""Stage init: build every model of params `models` from its pretrained weights into models/init/<key>.
+
+    python -m stages.init
+
+Cutting to num_layers, adding ColBERT markers and initialising heads happen here, once, so every later
+stage starts from a saved folder.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from lead.models.factory import build_scorer, parameter_count, save_scorer
+from stages.common import stage_args
+
+log = logging.getLogger("stages.init")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, params = stage_args(__doc__, argv=argv)
+    for key, config in params.models.items():
+        torch.manual_seed(params.seed)  # new heads are drawn from the seed
+        scorer = build_scorer(config)
+        save_scorer(scorer, f"models/init/{key}")
+        log.info("models/init/%s: %s, %d layers, %.1fM parameters", key, config.kind, scorer.num_layers,
+                 parameter_count(scorer) / 1e6)
+
+
+if __name__ == "__main__":
+    main()

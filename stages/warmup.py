@@ -1,0 +1,46 @@
+"""Stage warmup@<name>: train one model alone with the contrastive NLL (params warmup.<name> and train).
+
+    python -m stages.warmup <name>                          # one process
+    torchrun --nproc_per_node=N -m stages.warmup <name>     # DDP, global in-batch negatives
+
+Starts from models/init/<init>, checkpoints to checkpoints/<name> (a killed run resumes from there), logs to
+logs/<name> (DVCLive) and writes the trained model to models/<name>.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from lead.io import fingerprint
+from lead.data.examples import BatchSampler, PassageStore, read_training_file
+from lead.models.factory import load_scorer
+from lead.seeding import seed_everything
+from lead.training.distributed import init_distributed
+from lead.training.loop import Trainer
+from lead.training.methods import Warmup
+from stages.common import pick, stage_args
+
+log = logging.getLogger("stages.warmup")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, params = stage_args(__doc__, "name", argv=argv)
+    run = pick(params.warmup, args.name, "warmup", args.params)
+    train = params.train_config(run.train, f"warmup.{args.name}.train")
+    dist = init_distributed()
+    seed_everything(train.seed)
+    scorer = load_scorer(f"models/init/{run.init}")
+    examples = list(read_training_file(run.train_file))
+    sampler = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), train.batch_queries,
+                           train.negatives, train.negative_sampling, train.seed, dist.world_size)
+    log.info("warmup %s: %s from models/init/%s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
+             run.init, len(examples), train.steps, dist.world_size)
+    inputs = fingerprint(f"models/init/{run.init}", run.train_file, extra={"train": asdict(train), "run": asdict(run)})
+    trainer = Trainer(Warmup(scorer, train.candidates), sampler, train, out=f"models/{args.name}",
+                      checkpoints=f"checkpoints/{args.name}", logs=f"logs/{args.name}", dist=dist, fingerprint=inputs)
+    trainer.train()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,423 @@
+"""The three scorers against hand computations from HF hidden states, their input views, and strict save/load.
+
+Every expected value is computed here from the encoder's own ``hidden_states`` (or from a small hand-made
+tensor), never by calling the code under test a second time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from transformers import BertConfig, BertModel
+
+from lead.data.records import Passage
+from lead.data.synthetic import CITIES, FIRST_NAMES, FULL_TEMPLATES, HOBBIES, LAST_NAMES, OCCUPATIONS, QUERY_TEMPLATES
+from lead.models.base import ScorerConfig, TextBatch
+from lead.models.colbert import maxsim
+from lead.models.factory import ModelLoadError, build_scorer, load_scorer, save_scorer
+from tests.helpers import tiny_bert_folder
+
+LAYERS = 4
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def wordpiece_bert_folder(folder: Path, hidden: int = 48, layers: int = 2, vocab_size: int = 400, seed: int = 0) -> Path:
+    """A tiny random BERT with its own WordPiece vocabulary (trained here on the synthetic benchmark's words).
+
+    Its vocabulary has no ``[unused0]``/``[unused1]`` and its ids mean other words than MiniLM's.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertTokenizerFast
+
+    words = [" ".join(forms) for forms in OCCUPATIONS + HOBBIES + CITIES]
+    texts = words + FULL_TEMPLATES + QUERY_TEMPLATES + [" ".join(FIRST_NAMES), " ".join(LAST_NAMES)]
+    texts += ["? , . ; ! which who find"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIALS))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    tok.decoder = decoders.WordPiece()
+    tokenizer = BertTokenizerFast(tokenizer_object=tok)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=2 * hidden, max_position_embeddings=256,
+    )
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (and two OpenMP threads crawl when a core is busy elsewhere)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> str:
+    return str(tiny_bert_folder(tmp_path_factory.mktemp("tiny") / "bert", layers=LAYERS, hidden=32))
+
+
+@pytest.fixture(scope="module")
+def wordpiece(tmp_path_factory) -> str:
+    return str(wordpiece_bert_folder(tmp_path_factory.mktemp("wp") / "bert", hidden=32, layers=2))
+
+
+_BUILT: dict = {}
+
+
+def built(name: str, **config):
+    """A fresh-from-folder scorer, built once per config (tests that change a model build their own)."""
+    key = (name, tuple(sorted(config.items())))
+    if key not in _BUILT:
+        torch.manual_seed(0)
+        _BUILT[key] = build_scorer(ScorerConfig(name=name, **config)).eval()
+    return _BUILT[key]
+
+
+def make_batch() -> TextBatch:
+    """2 queries x group 2, passages of different lengths (padding), one with a title."""
+    passages = [
+        Passage("p1", "Maria Lopez is a doctor who lives in Oslo and enjoys stargazing."),
+        Passage("p2", "Tom Chen, a lawyer from Rome, spends most weekends on chess and long mountain walks."),
+        Passage("p3", "Aiko Tanaka works as a chef in Tokyo.", title="Chefs"),
+        Passage("p4", "Lars Berg is a pilot."),
+    ]
+    return TextBatch(
+        qids=["q1", "q2"],
+        queries=["which physician in the capital of Norway likes astronomy?", "chef in Tokyo"],
+        pids=[p.pid for p in passages],
+        passages=passages,
+        group_size=2,
+    )
+
+
+def hand_pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str, similarity: str) -> torch.Tensor:
+    if pooling == "cls":
+        vectors = hidden[:, 0]
+    else:
+        vectors = torch.stack([hidden[i][mask[i].bool()].mean(0) for i in range(len(hidden))])
+    if similarity == "cosine":
+        vectors = vectors / vectors.norm(dim=-1, keepdim=True)
+    return vectors
+
+
+def hand_maxsim(q: torch.Tensor, q_mask: torch.Tensor, p: torch.Tensor, p_mask: torch.Tensor) -> torch.Tensor:
+    """Sum over the query's unmasked tokens of the max dot product over the passage's unmasked tokens."""
+    out = torch.empty(len(q), len(p))
+    for i in range(len(q)):
+        for j in range(len(p)):
+            sim = q[i][q_mask[i].bool()] @ p[j][p_mask[j].bool()].T
+            out[i, j] = sim.max(1).values.sum()
+    return out
+
+
+# -- dual encoder --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pooling,similarity", [("cls", "dot"), ("mean", "dot"), ("mean", "cosine"), ("cls", "cosine")])
+def test_dual_encoder_per_layer_scores_match_hand_computation(tiny, pooling, similarity):
+    scorer = built(tiny, kind="de", pooling=pooling, similarity=similarity)
+    batch = make_batch()
+    tokens = scorer.tokenize(batch)
+    assert (tokens["p_attention_mask"] == 0).any(), "the test needs padded passages"
+    layers = [3, 1, LAYERS]  # returned in the requested order
+    with torch.no_grad():
+        scores = scorer.score(scorer(tokens, layers=layers), own=False)
+        q_out = scorer.query_encoder(input_ids=tokens["q_input_ids"], attention_mask=tokens["q_attention_mask"], output_hidden_states=True)
+        p_out = scorer.passage_encoder(input_ids=tokens["p_input_ids"], attention_mask=tokens["p_attention_mask"], output_hidden_states=True)
+    assert scores.final.shape == (2, 4) and scores.layers.shape == (3, 2, 4)
+    for i, layer in enumerate(layers):
+        q = hand_pool(q_out.hidden_states[layer], tokens["q_attention_mask"], pooling, similarity)
+        p = hand_pool(p_out.hidden_states[layer], tokens["p_attention_mask"], pooling, similarity)
+        torch.testing.assert_close(scores.layers[i], q @ p.T, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(scores.final, scores.layers[2], atol=1e-6, rtol=1e-6)  # final = layer L
+    if similarity == "cosine":
+        assert scores.final.abs().max() <= 1 + 1e-5 and scores.layers.abs().max() <= 1 + 1e-5
+    else:
+        assert scores.final.abs().max() > 1  # raw dot products of LayerNorm outputs (norm ~ sqrt(32))
+
+
+def test_dual_encoder_own_mode_is_each_querys_group_of_the_in_batch_matrix(tiny):
+    scorer = built(tiny, kind="de")
+    batch = make_batch()
+    with torch.no_grad():
+        encoded = scorer(scorer.tokenize(batch), layers=[2, 4])
+        full, own = scorer.score(encoded, own=False), scorer.score(encoded, own=True)
+    g = batch.group_size
+    assert own.final.shape == (2, g) and own.layers.shape == (2, 2, g)
+    for i in range(2):
+        assert torch.equal(own.final[i], full.final[i, i * g : (i + 1) * g])
+        assert torch.equal(own.layers[:, i], full.layers[:, i, i * g : (i + 1) * g])
+        assert own.final[i, 0] == full.final[i, i * g]  # the positive is column 0 in own mode
+    assert own.targets(own=True, group_size=g).tolist() == [0, 0]
+    assert full.targets(own=False, group_size=g).tolist() == [0, 2]
+    big = type(full)(torch.zeros(3, 12))
+    assert big.targets(own=False, group_size=4).tolist() == [0, 4, 8]
+
+
+# -- ColBERT -------------------------------------------------------------------------------------------
+
+
+def test_maxsim_on_a_hand_made_example():
+    q = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [7.0, 7.0]]])  # third query position masked
+    q_mask = torch.tensor([[1, 1, 0]])
+    p = torch.tensor([
+        [[2.0, 0.0], [0.0, 3.0], [9.0, 9.0]],  # last token is padding: would win every max
+        [[-1.0, -2.0], [1.0, 1.0], [0.0, 0.0]],
+        [[-1.0, -1.0], [-2.0, -3.0], [5.0, 5.0]],  # all real similarities negative; pad must not give 0 or 5
+    ])
+    p_mask = torch.tensor([[1, 1, 0], [1, 1, 1], [1, 1, 0]])
+    # q0: max(2, 0) + max(0, 3) = 5;  q0.p1: max(-1, 1, 0) + max(-2, 1, 0) = 2;  q0.p2: max(-1, -2) + max(-1, -3) = -2
+    expected = torch.tensor([[5.0, 2.0, -2.0]])
+    assert torch.equal(maxsim(q, q_mask, p, p_mask), expected)
+    assert torch.equal(hand_maxsim(q, q_mask, p, p_mask), expected)
+
+
+def test_colbert_markers_and_query_augmentation(tiny):
+    scorer = built(tiny, kind="colbert", query_max_length=12)
+    tok = scorer.tokenizer
+    cls, sep, mask, pad = tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.pad_token_id
+    q0, q1 = tok.convert_tokens_to_ids(["[unused0]", "[unused1]"])
+    assert (scorer.query_marker, scorer.passage_marker) == (q0, q1)
+    words = tok("chef in Tokyo", add_special_tokens=False)["input_ids"]
+    long_query = "which physician in the capital of Norway likes astronomy and long mountain walks at night?"
+    queries = scorer.tokenize_queries(["chef in Tokyo", long_query])
+    expected = [cls, q0, *words, sep] + [mask] * (12 - len(words) - 3)
+    assert queries["input_ids"][0].tolist() == expected
+    assert queries["attention_mask"].tolist() == [[1] * 12, [1] * 12]  # [MASK] augmentation is attended
+    assert queries["input_ids"][1, :2].tolist() == [cls, q0] and queries["input_ids"][1, -1] == sep  # truncated
+    passages = scorer.tokenize_passages([Passage("a", "chef in Tokyo"), Passage("b", "Lars Berg is a pilot in Oslo.")])
+    assert passages["input_ids"][0].tolist()[: len(words) + 3] == [cls, q1, *words, sep]
+    assert passages["input_ids"][0, len(words) + 3 :].eq(pad).all()  # dynamic padding, not [MASK]
+    assert passages["attention_mask"][0].tolist() == [1] * (len(words) + 3) + [0] * (passages["input_ids"].shape[1] - len(words) - 3)
+    assert "score_mask" not in passages
+    no_aug = built(tiny, kind="colbert", query_max_length=12, query_augmentation=False)
+    plain = no_aug.tokenize_queries(["chef in Tokyo"])
+    assert plain["input_ids"][0].tolist() == [cls, q0, *words, sep]
+
+
+def test_colbert_adds_marker_tokens_when_the_vocabulary_lacks_them(wordpiece, tmp_path):
+    from transformers import AutoTokenizer
+
+    vocab = len(AutoTokenizer.from_pretrained(wordpiece))  # before the markers are added
+    scorer = build_scorer(ScorerConfig(kind="colbert", name=wordpiece, query_max_length=12)).eval()
+    assert "[unused0]" not in scorer.tokenizer.get_vocab()
+    q_id, d_id = scorer.tokenizer.convert_tokens_to_ids(["[Q]", "[D]"])
+    assert {q_id, d_id} == {vocab, vocab + 1} and (scorer.query_marker, scorer.passage_marker) == (q_id, d_id)
+    assert len(scorer.tokenizer) == vocab + 2
+    assert scorer.encoder.get_input_embeddings().num_embeddings == vocab + 2  # resized
+    batch = make_batch()
+    tokens = scorer.tokenize(batch)
+    assert tokens["q_input_ids"][:, 1].eq(q_id).all() and tokens["p_input_ids"][:, 1].eq(d_id).all()
+    assert scorer.tokenizer.tokenize("[Q] chef")[0] == "[Q]"  # a special token, never split
+    with torch.no_grad():
+        before = scorer.scores(batch, own=False, layers=[1])
+    save_scorer(scorer, tmp_path / "cb")
+    loaded = load_scorer(tmp_path / "cb").eval()
+    assert (loaded.query_marker, loaded.passage_marker) == (q_id, d_id) and len(loaded.tokenizer) == vocab + 2
+    with torch.no_grad():
+        after = loaded.scores(batch, own=False, layers=[1])
+    assert torch.equal(before.final, after.final) and torch.equal(before.layers, after.layers)
+
+
+def test_colbert_mask_punctuation_removes_punctuation_from_the_passage_score_mask(tiny):
+    scorer = built(tiny, kind="colbert", mask_punctuation=True)
+    tok = scorer.tokenizer
+    passages = scorer.tokenize_passages([Passage("a", "hello, world. ok!"), Passage("b", "a much longer passage without it")])
+    ids = passages["input_ids"][0].tolist()
+    punct = {tok.convert_tokens_to_ids(c) for c in ",.!"}
+    n = len(tok("hello, world. ok!")["input_ids"]) + 1  # + the [D] marker
+    expected = [0 if i in punct else 1 for i in ids[:n]] + [0] * (len(ids) - n)
+    assert passages["score_mask"][0].tolist() == expected
+    assert expected.count(0) - (len(ids) - n) == 3  # exactly the three punctuation tokens
+    assert passages["attention_mask"][0, :n].eq(1).all()  # still attended by the encoder
+    # The final score takes the max over the non-punctuation tokens only.
+    batch = make_batch()
+    batch.passages[0] = Passage("p1", "Maria, a doctor; lives in Oslo. Likes stars!")
+    tokens = scorer.tokenize(batch)
+    with torch.no_grad():
+        scores = scorer.score(scorer(tokens), own=False)
+        q = F.normalize(scorer.encoder(input_ids=tokens["q_input_ids"], attention_mask=tokens["q_attention_mask"]).last_hidden_state, dim=-1)
+        p = F.normalize(scorer.encoder(input_ids=tokens["p_input_ids"], attention_mask=tokens["p_attention_mask"]).last_hidden_state, dim=-1)
+    torch.testing.assert_close(scores.final, hand_maxsim(q, tokens["q_attention_mask"], p, tokens["p_score_mask"]), atol=1e-5, rtol=1e-5)
+    unmasked = hand_maxsim(q, tokens["q_attention_mask"], p, tokens["p_attention_mask"])
+    assert not torch.allclose(scores.final[:, 0], unmasked[:, 0])  # punctuation would have changed it
+
+
+@pytest.mark.parametrize("normalize_layers", [False, True])
+def test_colbert_per_layer_scores_match_hand_computation(tiny, normalize_layers):
+    scorer = built(tiny, kind="colbert", query_max_length=16, normalize_layers=normalize_layers)
+    batch = make_batch()
+    tokens = scorer.tokenize(batch)
+    layers = [1, 3]
+    with torch.no_grad():
+        scores = scorer.score(scorer(tokens, layers=layers), own=False)
+        q_out = scorer.encoder(input_ids=tokens["q_input_ids"], attention_mask=tokens["q_attention_mask"], output_hidden_states=True)
+        p_out = scorer.encoder(input_ids=tokens["p_input_ids"], attention_mask=tokens["p_attention_mask"], output_hidden_states=True)
+    q_mask, p_mask = tokens["q_attention_mask"], tokens["p_attention_mask"]
+    for i, layer in enumerate(layers):
+        q, p = q_out.hidden_states[layer], p_out.hidden_states[layer]
+        if normalize_layers:
+            q, p = q / q.norm(dim=-1, keepdim=True), p / p.norm(dim=-1, keepdim=True)
+        expected = hand_maxsim(q, q_mask, p, p_mask)
+        torch.testing.assert_close(scores.layers[i], expected, atol=1e-4, rtol=1e-5)
+        if normalize_layers:  # each query token contributes at most 1
+            assert scores.layers[i].abs().max() <= 16 + 1e-4
+        else:
+            assert scores.layers[i].abs().max() > 16  # raw hidden states: large scores
+    final = hand_maxsim(F.normalize(q_out.last_hidden_state, dim=-1), q_mask, F.normalize(p_out.last_hidden_state, dim=-1), p_mask)
+    torch.testing.assert_close(scores.final, final, atol=1e-5, rtol=1e-5)
+
+
+def test_colbert_dim_projects_the_token_vectors(tiny):
+    batch = make_batch()
+    plain = built(tiny, kind="colbert")
+    projected = built(tiny, kind="colbert", dim=16)
+    assert plain.head is None and tuple(projected.head.weight.shape) == (16, 32)
+    with torch.no_grad():
+        a, b = plain(plain.tokenize(batch)), projected(projected.tokenize(batch))
+        scores = projected.score(b, own=False)
+        tokens = projected.tokenize(batch)
+        q = projected.encoder(input_ids=tokens["q_input_ids"], attention_mask=tokens["q_attention_mask"]).last_hidden_state
+        p = projected.encoder(input_ids=tokens["p_input_ids"], attention_mask=tokens["p_attention_mask"]).last_hidden_state
+    assert a.queries["tokens"].shape[-1] == 32 and b.queries["tokens"].shape[-1] == 16
+    assert b.passages["tokens"].shape[-1] == 16
+    torch.testing.assert_close(b.queries["tokens"].norm(dim=-1), torch.ones(b.queries["tokens"].shape[:2]))
+    w = projected.head.weight
+    expected = hand_maxsim(F.normalize(q @ w.T, dim=-1), tokens["q_attention_mask"], F.normalize(p @ w.T, dim=-1), tokens["p_attention_mask"])
+    torch.testing.assert_close(scores.final, expected, atol=1e-5, rtol=1e-5)
+
+
+# -- cross-encoder -------------------------------------------------------------------------------------
+
+
+def test_cross_encoder_per_layer_scores_are_the_head_on_each_layers_cls(tiny):
+    scorer = built(tiny, kind="ce")
+    batch = make_batch()
+    tokens = scorer.tokenize(batch)
+    assert int(tokens["group_size"]) == 2 and tokens["input_ids"].shape[0] == 4  # one row per (query, passage)
+    tok = scorer.tokenizer
+    assert tokens["input_ids"][1].tolist()[: len(tok(batch.queries[0])["input_ids"])] == tok(batch.queries[0])["input_ids"]
+    layers = [2, 1, LAYERS]
+    with torch.no_grad():
+        scores = scorer.score(scorer(tokens, layers=layers), own=True)
+        inputs = {k: v for k, v in tokens.items() if k != "group_size"}
+        out = scorer.encoder(**inputs, output_hidden_states=True)
+    head = scorer.classifier
+    assert scores.final.shape == (2, 2) and scores.layers.shape == (3, 2, 2)
+    for i, layer in enumerate(layers):
+        cls = out.hidden_states[layer][:, 0]  # [4, H], rows query-major
+        expected = (cls @ head.weight[0] + head.bias[0]).view(2, 2)
+        torch.testing.assert_close(scores.layers[i], expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(scores.final, scores.layers[2], atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="own"):
+        scorer.score(scorer(tokens), own=False)
+    assert not scorer.supports_in_batch
+
+
+# -- layer validation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["de", "colbert", "ce"])
+@pytest.mark.parametrize("layer", [0, LAYERS + 1, -1])
+def test_layers_out_of_range_are_rejected(tiny, kind, layer):
+    scorer = built(tiny, kind=kind)
+    tokens = scorer.tokenize(make_batch())
+    with pytest.raises(ValueError, match=rf"layers \[{layer}\] out of range .*\(use 1\.\.{LAYERS}"):
+        scorer(tokens, layers=[1, layer])
+
+
+# -- save / load ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(kind="de", pooling="mean"),
+        dict(kind="de", shared=False),
+        dict(kind="colbert", dim=16, mask_punctuation=True),
+        dict(kind="ce"),
+    ],
+    ids=["de", "de-separate", "colbert", "ce"],
+)
+def test_save_load_round_trip_gives_identical_scores(tiny, tmp_path, config):
+    torch.manual_seed(0)
+    scorer = build_scorer(ScorerConfig(name=tiny, **config))
+    if config.get("shared") is False:  # make the towers differ, so a swap or a shared load would show
+        with torch.no_grad():
+            for p in scorer.passage_encoder.parameters():
+                p.add_(0.01 * torch.randn_like(p))
+    scorer.eval()
+    batch = make_batch()
+    own = config["kind"] == "ce"
+    with torch.no_grad():
+        before = scorer.scores(batch, own=own, layers=[1, 3])
+    save_scorer(scorer, tmp_path / "saved")
+    loaded = load_scorer(tmp_path / "saved").eval()
+    assert loaded.config == scorer.config and type(loaded) is type(scorer)
+    with torch.no_grad():
+        after = loaded.scores(batch, own=own, layers=[1, 3])
+    assert torch.equal(before.final, after.final) and torch.equal(before.layers, after.layers)
+    original, reloaded = scorer.state_dict(), loaded.state_dict()
+    assert original.keys() == reloaded.keys()
+    for key in original:
+        assert torch.equal(original[key], reloaded[key]), key
+    if config.get("shared") is False:
+        assert loaded.query_encoder is not loaded.passage_encoder
+        assert not torch.equal(loaded.query_encoder.embeddings.word_embeddings.weight, loaded.passage_encoder.embeddings.word_embeddings.weight)
+
+
+def test_head_of_the_wrong_shape_is_a_load_error(tiny, tmp_path):
+    save_scorer(built(tiny, kind="colbert", dim=16), tmp_path / "cb")
+    meta_path = tmp_path / "cb" / "scorer.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"]["dim"] = 8
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match=r"head\.safetensors.*weight \(16, 32\) != \(8, 32\)"):
+        load_scorer(tmp_path / "cb")
+
+
+def test_missing_head_file_is_a_load_error(tiny, tmp_path):
+    save_scorer(built(tiny, kind="ce"), tmp_path / "ce")
+    (tmp_path / "ce" / "head.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="missing head file"):
+        load_scorer(tmp_path / "ce")
+
+
+@pytest.mark.parametrize("edit", ["drop", "add"])
+def test_encoder_weights_that_do_not_match_are_a_load_error(tiny, tmp_path, edit):
+    save_scorer(built(tiny, kind="de"), tmp_path / "de")
+    weights = tmp_path / "de" / "encoder" / "model.safetensors"
+    state = load_file(str(weights))
+    key = "encoder.layer.1.attention.self.query.bias"
+    assert key in state
+    if edit == "drop":
+        del state[key]
+        expected = rf"missing_keys: {key}"
+    else:
+        state["encoder.layer.1.extra.weight"] = torch.zeros(3)
+        expected = r"unexpected_keys: encoder\.layer\.1\.extra\.weight"
+    save_file(state, str(weights), metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=expected):
+        load_scorer(tmp_path / "de")
+
+
+def test_folder_without_scorer_json_is_a_load_error(tiny, tmp_path):
+    with pytest.raises(ModelLoadError, match="no scorer.json"):
+        load_scorer(tiny)  # a plain HF folder is not a saved scorer
+    with pytest.raises(ModelLoadError, match="no scorer.json"):
+        load_scorer(tmp_path / "nothing")

@@ -1,0 +1,411 @@
+"""The training loop in one process: it learns, it is deterministic, a killed run resumes to the same
+weights, the sampler's batches are a pure function of (seed, step), and gradient accumulation is exact."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import BertConfig, BertModel
+
+from lead.config import DataConfig, TrainConfig
+from lead.data.examples import BatchSampler, PassageStore, QueryExample, examples_from_qrels
+from lead.data.prepared import PreparedData, prepare
+from lead.data.synthetic import SyntheticConfig
+from lead.models.base import ScorerConfig
+from lead.models.factory import build_scorer
+from lead.models.pretrained import load_tokenizer
+from lead.training.loop import Trainer
+from lead.training.methods import Warmup
+from tests.helpers import tiny_bert_folder
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = SyntheticConfig(train_queries=20, dev_queries=5, test_queries=5, background_passages=5)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (and two OpenMP threads crawl when a core is busy elsewhere)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("prepared") / "data"
+    prepare(DataConfig(synthetic=SMALL), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> str:
+    return str(tiny_bert_folder(tmp_path_factory.mktemp("tiny") / "bert", layers=2, hidden=32))
+
+
+@pytest.fixture(scope="module")
+def examples(data) -> list[QueryExample]:
+    prepared = PreparedData(data)
+    return examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
+
+
+@pytest.fixture(scope="module")
+def store(data) -> PassageStore:
+    return PassageStore(data / "collection.tsv")
+
+
+def de_config(tiny: str) -> ScorerConfig:
+    # Mean pooling: a random tiny BERT's CLS vector barely depends on the input, so CLS pooling hardly learns.
+    return ScorerConfig(kind="de", name=tiny, pooling="mean", query_max_length=16, passage_max_length=64)
+
+
+def train(method, examples, store, config: TrainConfig, run: Path) -> dict:
+    sampler = BatchSampler(examples, store, config.batch_queries, config.negatives, config.negative_sampling, seed=config.seed)
+    return Trainer(method, sampler, config, run / "out", run / "checkpoints", run / "logs").train()
+
+
+def tsv_rows(path: Path) -> list[list[str]]:
+    lines = path.read_text().splitlines()
+    assert lines[0].split("\t")[0] == "step", lines[0]
+    return [line.split("\t") for line in lines[1:]]
+
+
+# -- the loop ------------------------------------------------------------------------------------------
+
+
+def test_warmup_training_lowers_the_loss_on_a_fixed_batch(tiny, examples, store, tmp_path):
+    scorer = build_scorer(de_config(tiny))
+    method = Warmup(scorer, "in_batch")
+    fixed = BatchSampler(examples, store, 8, 1, seed=99).batch(0)  # 8 queries x 16 candidates
+
+    def fixed_loss() -> float:
+        scorer.eval()
+        with torch.no_grad():
+            return method.loss(fixed, {"model": scorer}, 0)[0].item()
+
+    before = fixed_loss()
+    config = TrainConfig(steps=30, batch_queries=4, negatives=1, lr=3e-3, checkpoint_every=100, log_every=10)
+    terms = train(method, examples, store, config, tmp_path)
+    after = fixed_loss()
+    assert before > 2.7  # about log(16): an untrained model cannot tell the candidates apart
+    assert after < before - 0.2, (before, after)
+    assert set(terms) == {"loss"}
+    assert (tmp_path / "out" / "scorer.json").is_file()
+    assert [row[0] for row in tsv_rows(tmp_path / "logs" / "plots" / "metrics" / "train" / "loss.tsv")] == ["10", "20", "30"]
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "encoder" / "model.safetensors"))
+
+
+def test_same_seed_gives_bit_identical_weights_and_another_seed_does_not(tiny, examples, store, tmp_path):
+    results = {}
+    for name, seed in [("a", 13), ("b", 13), ("c", 14)]:
+        config = TrainConfig(steps=4, batch_queries=4, negatives=1, lr=1e-3, seed=seed, checkpoint_every=100)
+        train(Warmup(build_scorer(de_config(tiny)), "in_batch"), examples, store, config, tmp_path / name)
+        results[name] = _weights(tmp_path / name / "out")
+    assert results["a"].keys() == results["b"].keys()
+    for key in results["a"]:
+        assert torch.equal(results["a"][key], results["b"][key]), key
+    changed = [key for key in results["a"] if not torch.equal(results["a"][key], results["c"][key])]
+    assert len(changed) > len(results["a"]) // 2
+
+
+class Crash(Exception):
+    pass
+
+
+def test_checkpoints_are_pruned_resumed_only_with_the_same_fingerprint_and_removed_at_the_end(tiny, examples, store, tmp_path):
+    config = TrainConfig(steps=8, batch_queries=4, negatives=1, checkpoint_every=2, keep_checkpoints=2, log_every=1)
+    sampler = BatchSampler(examples, store, config.batch_queries, config.negatives, seed=config.seed)
+    method = Warmup(build_scorer(de_config(tiny)), "in_batch")
+    loss = method.loss
+
+    def crash_at_step_5(batch, models, step):
+        if step == 5:
+            raise Crash
+        return loss(batch, models, step)
+
+    method.loss = crash_at_step_5
+    folders = [tmp_path / "out", tmp_path / "checkpoints", tmp_path / "logs"]
+    with pytest.raises(Crash):
+        Trainer(method, sampler, config, *folders, fingerprint="inputs-a").train()
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if not p.name.startswith("."))
+    assert kept == ["step-0000002", "step-0000004"]
+    state = tmp_path / "checkpoints" / "step-0000004"
+    assert {p.name for p in state.iterdir()} == {"model", "optimizer.pt", "scheduler.pt", "state.json"}
+    assert not (tmp_path / "out").exists()
+
+    method.loss = loss
+    assert Trainer(method, sampler, config, *folders, fingerprint="inputs-a").resume() == 4
+    assert Trainer(method, sampler, config, *folders, fingerprint="inputs-b").resume() == 0  # other inputs
+    assert not (tmp_path / "checkpoints").exists()  # ... and their checkpoints are gone
+
+    Trainer(method, sampler, config, *folders, fingerprint="inputs-b").train()
+    assert (tmp_path / "out" / "scorer.json").is_file()
+    assert not (tmp_path / "checkpoints").exists()  # a complete run leaves nothing to resume
+    assert [int(row[0]) for row in tsv_rows(tmp_path / "logs" / "plots" / "metrics" / "train" / "loss.tsv")] == list(range(1, 9))
+
+
+TRAIN_SCRIPT = """
+import logging, sys, time
+from pathlib import Path
+
+from lead.config import TrainConfig
+from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
+from lead.data.prepared import PreparedData
+from lead.models.base import ScorerConfig
+from lead.models.factory import build_scorer
+from lead.training.loop import Trainer
+from lead.training.methods import Warmup
+
+model, data, run, pause = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+logging.basicConfig(level=logging.INFO)
+config = TrainConfig(steps=15, batch_queries=4, negatives=1, lr=1e-3, checkpoint_every=3, keep_checkpoints=2, log_every=1)
+prepared = PreparedData(data)
+examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
+sampler = BatchSampler(examples, PassageStore(data / "collection.tsv"), config.batch_queries, config.negatives, seed=config.seed)
+scorer = build_scorer(ScorerConfig(name=model, pooling="mean", query_max_length=16, passage_max_length=64))
+method = Warmup(scorer, "in_batch")
+if pause:  # a slow run, so that the test can kill it between two checkpoints
+    loss = method.loss
+    def slow_loss(*args):
+        time.sleep(pause)
+        return loss(*args)
+    method.loss = slow_loss
+Trainer(method, sampler, config, run / "out", run / "checkpoints", run / "logs").train()
+print("DONE")
+"""
+
+
+def _logged_steps(tsv: Path) -> list[int]:
+    if not tsv.is_file():
+        return []
+    try:
+        return [int(row[0]) for row in tsv_rows(tsv)]
+    except (ValueError, IndexError, AssertionError):  # a row being written
+        return []
+
+
+def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(tiny, data, tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(TRAIN_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+    def start(run: str, pause: float) -> tuple[subprocess.Popen, Path]:
+        log = tmp_path / f"{run}-{time.monotonic_ns()}.log"
+        with open(log, "w") as out:
+            process = subprocess.Popen([sys.executable, str(script), tiny, str(data), str(tmp_path / run), str(pause)],
+                                       cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return process, log
+
+    straight, straight_log = start("straight", 0)
+    victim, victim_log = start("resumed", 0.15)
+    resumed = None
+    try:
+        checkpoints = tmp_path / "resumed" / "checkpoints"
+        loss_tsv = tmp_path / "resumed" / "logs" / "plots" / "metrics" / "train" / "loss.tsv"
+        deadline = time.monotonic() + 180
+        while not (checkpoints / "step-0000006").is_dir():
+            assert victim.poll() is None, f"the run ended before its step-6 checkpoint:\n{victim_log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "no step-6 checkpoint within 180 s"
+            time.sleep(0.01)
+        # Let it log a step past the checkpoint (the resumed run must drop that row and log the step again).
+        patience = time.monotonic() + 3
+        while max(_logged_steps(loss_tsv), default=0) < 7 and time.monotonic() < patience and victim.poll() is None:
+            time.sleep(0.01)
+        victim.kill()  # SIGKILL: no clean-up of any kind
+        assert victim.wait(timeout=30) == -9, victim_log.read_text()[-3000:]
+        assert not (tmp_path / "resumed" / "out").exists(), "killed too late: the run had finished"
+        kept = sorted(int(p.name.split("-")[1]) for p in checkpoints.iterdir() if p.name.startswith("step-"))
+        assert len(kept) == 2 and kept[1] - kept[0] == 3, kept  # keep_checkpoints=2
+        resumed_from = kept[-1]
+        assert 6 <= resumed_from < 15
+
+        resumed, resumed_log = start("resumed", 0)
+        assert resumed.wait(timeout=300) == 0, resumed_log.read_text()[-3000:]
+        assert straight.wait(timeout=300) == 0, straight_log.read_text()[-3000:]
+        assert f"resumed from {checkpoints / f'step-{resumed_from:07d}'} (step {resumed_from} of 15)" in resumed_log.read_text()
+        assert "resumed from" not in straight_log.read_text()
+        assert not checkpoints.exists()  # removed once the run is complete
+    finally:  # never leave a training process behind
+        for process in (straight, victim, resumed):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+    a, b = _weights(tmp_path / "straight" / "out"), _weights(tmp_path / "resumed" / "out")
+    assert a.keys() == b.keys() and len(a) > 10
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{key} differs after kill and resume"
+
+    # Every step logged exactly once, with the values of the uninterrupted run.
+    for metric in ("loss", "lr"):
+        resumed_rows = tsv_rows(tmp_path / "resumed" / "logs" / "plots" / "metrics" / "train" / f"{metric}.tsv")
+        straight_rows = tsv_rows(tmp_path / "straight" / "logs" / "plots" / "metrics" / "train" / f"{metric}.tsv")
+        assert [int(row[0]) for row in resumed_rows] == list(range(1, 16)), metric
+        assert [row[:2] for row in resumed_rows] == [row[:2] for row in straight_rows], metric
+
+
+def test_resume_drops_rows_after_the_checkpoint_and_survives_a_cut_summary(tmp_path):
+    """A kill while DVCLive rewrites metrics.json leaves it empty; resuming must not choke on it."""
+    from dvclive import Live
+
+    from lead.training.loop import _truncate_logs
+
+    live = Live(dir=str(tmp_path), dvcyaml=None, save_dvc_exp=False, report=None)
+    for step in range(1, 9):
+        live.step = step
+        live.log_metric("train/loss", 1.0 / step)
+        live.next_step()
+    (tmp_path / "metrics.json").write_text("")  # killed between truncating and writing it
+    _truncate_logs(tmp_path, 6)
+    tsv = tmp_path / "plots" / "metrics" / "train" / "loss.tsv"
+    assert [int(row[0]) for row in tsv_rows(tsv)] == [1, 2, 3, 4, 5, 6]
+    live = Live(dir=str(tmp_path), resume=True, dvcyaml=None, save_dvc_exp=False, report=None)
+    live.step = 7
+    live.log_metric("train/loss", 0.5)
+    live.next_step()
+    assert [int(row[0]) for row in tsv_rows(tsv)] == [1, 2, 3, 4, 5, 6, 7]
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"train": {"loss": 0.5}, "step": 7}
+
+
+def test_cross_encoder_needs_own_candidates(tiny):
+    with pytest.raises(ValueError, match="candidates: own"):
+        Warmup(build_scorer(ScorerConfig(kind="ce", name=tiny)), "in_batch")
+
+
+def test_train_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="grad_accum must be >= 1"):
+        TrainConfig(grad_accum=0)
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        TrainConfig(warmup_ratio=1.0)
+
+
+# -- gradient accumulation -----------------------------------------------------------------------------
+
+
+def test_accumulated_gradient_equals_the_big_batch_gradient_with_own_candidates(tmp_path, examples, store, monkeypatch):
+    """grad_accum=2 x 2 queries = one batch of 4 queries, for a loss over each query's own group (no dropout)."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    folder = tmp_path / "nodropout"
+    BertModel(config).save_pretrained(folder)
+    load_tokenizer("packaged:all-MiniLM-L6-v2").save_pretrained(folder)
+    torch.manual_seed(0)
+    base = build_scorer(ScorerConfig(kind="ce", name=str(folder), query_max_length=16, passage_max_length=48))
+    # one positive each and fixed, ordered negatives: a query's group does not depend on the step
+    pids = store.pids
+    fixed = [QueryExample(e.qid, e.query, e.positives[:1], [p for p in pids[i : i + 6] if p not in e.positives])
+             for i, e in enumerate(examples)]
+
+    grads: dict[str, dict[str, torch.Tensor]] = {}
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def run(name: str, batch_queries: int, grad_accum: int) -> dict:
+        scorer = copy.deepcopy(base)
+
+        def capture(params, *args, **kwargs):
+            grads[name] = {n: p.grad.clone() for n, p in scorer.named_parameters() if p.grad is not None}
+            return clip(params, *args, **kwargs)
+
+        monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", capture)
+        config = TrainConfig(steps=1, batch_queries=batch_queries, grad_accum=grad_accum, negatives=2, candidates="own",
+                             negative_sampling="descend", lr=1e-3, checkpoint_every=100)
+        return train(Warmup(scorer, "own"), fixed, store, config, tmp_path / name)
+
+    big = run("big", 4, 1)
+    accumulated = run("accumulated", 2, 2)
+    assert big["loss"] == pytest.approx(accumulated["loss"], abs=1e-6)
+    assert grads["big"].keys() == grads["accumulated"].keys() and len(grads["big"]) > 10
+    assert any(g.abs().sum() > 0 for g in grads["big"].values())
+    for key, g in grads["big"].items():
+        torch.testing.assert_close(grads["accumulated"][key], g, atol=1e-6, rtol=1e-4, msg=key)
+
+
+# -- the batch sampler ---------------------------------------------------------------------------------
+
+
+def test_global_batch_is_the_same_on_one_rank_or_split_over_two(examples, store):
+    one = BatchSampler(examples, store, queries_per_rank=4, negatives=2, seed=5, world_size=1)
+    two = BatchSampler(examples, store, queries_per_rank=2, negatives=2, seed=5, world_size=2)
+    assert one.steps_per_epoch == two.steps_per_epoch == 5
+    for step in range(12):  # across epoch boundaries
+        whole = one.batch(step)
+        left, right = two.batch(step, rank=0), two.batch(step, rank=1)
+        assert whole.qids == left.qids + right.qids
+        assert whole.queries == left.queries + right.queries
+        assert whole.pids == left.pids + right.pids
+        assert whole.passages == left.passages + right.passages
+        assert len(left.qids) == len(right.qids) == 2 and left.group_size == whole.group_size == 3
+        assert [p.pid for p in whole.passages] == whole.pids
+
+
+def test_an_epoch_visits_every_query_once_and_batches_depend_on_seed_and_step_only(examples, store):
+    sampler = BatchSampler(examples, store, queries_per_rank=4, negatives=1, seed=5)
+    epoch = [qid for step in range(5) for qid in sampler.batch(step).qids]
+    assert sorted(epoch) == sorted(e.qid for e in examples)
+    again = BatchSampler(examples, store, queries_per_rank=4, negatives=1, seed=5)
+    assert again.batch(7) == sampler.batch(7) and again.batch(3) == sampler.batch(3)  # any order of calls
+    other = BatchSampler(examples, store, queries_per_rank=4, negatives=1, seed=6)
+    assert [other.batch(s).pids for s in range(5)] != [sampler.batch(s).pids for s in range(5)]
+    assert [sampler.batch(s).qids for s in range(5)] != [sampler.batch(s).qids for s in range(5, 10)]  # reshuffled
+
+
+def test_random_negatives_never_include_a_positive(examples, store):
+    by_qid = {e.qid: e for e in examples}
+    sampler = BatchSampler(examples, store, queries_per_rank=4, negatives=7, seed=1)
+    for step in range(20):
+        batch = sampler.batch(step)
+        for i, qid in enumerate(batch.qids):
+            group = batch.pids[i * 8 : (i + 1) * 8]
+            assert group[0] in by_qid[qid].positives
+            assert not set(group[1:]) & set(by_qid[qid].positives)
+            assert len(set(group[1:])) == 7  # distinct
+    # With every other passage judged positive, the only negatives left are the rest.
+    few = store.pids[:3]
+    greedy = [QueryExample("q", "text", [p for p in store.pids if p not in few])]
+    assert sorted(BatchSampler(greedy, store, 1, 3, seed=2).batch(0).pids[1:]) == sorted(few)
+
+
+def test_descend_takes_the_first_negatives_and_a_short_list_is_repeated(store):
+    pids = store.pids
+    ranked = QueryExample("a", "query a", [pids[0]], pids[10:16])
+    short = QueryExample("b", "query b", [pids[1]], [pids[20], pids[21]])
+    descend = BatchSampler([ranked, short], store, queries_per_rank=2, negatives=3, sampling="descend", seed=0)
+    batch = descend.batch(0)
+    groups = {batch.qids[i]: batch.pids[i * 4 : (i + 1) * 4] for i in range(2)}
+    assert groups["a"] == [pids[0], pids[10], pids[11], pids[12]]
+    assert groups["b"] == [pids[1], pids[20], pids[21], pids[20]]
+    five = BatchSampler([short], store, queries_per_rank=1, negatives=5, sampling="descend").batch(0).pids
+    assert five == [pids[1], pids[20], pids[21], pids[20], pids[21], pids[20]]
+    # random sampling draws from the repeated list without replacement: both negatives, neither more than 3 times
+    for step in range(10):
+        drawn = BatchSampler([short], store, queries_per_rank=1, negatives=5, sampling="random", seed=3).batch(step).pids[1:]
+        assert set(drawn) == {pids[20], pids[21]} and max(drawn.count(p) for p in drawn) <= 3
+        ranked_draw = BatchSampler([ranked], store, 1, 3, sampling="random", seed=3).batch(step).pids[1:]
+        assert set(ranked_draw) <= set(pids[10:16]) and len(set(ranked_draw)) == 3
+
+
+def test_random_negatives_fail_instead_of_looping_when_the_collection_is_too_small(store):
+    almost_all = QueryExample("q", "text", store.pids[2:])  # only 2 passages are not positives
+    assert len(BatchSampler([almost_all], store, 1, 2, seed=0).batch(0).pids) == 3
+    with pytest.raises(ValueError, match="3 random negatives wanted but the collection has only 2 passages"):
+        BatchSampler([almost_all], store, 1, 3, seed=0).batch(0)
+
+
+def test_sampler_rejects_impossible_batches(examples, store):
+    with pytest.raises(ValueError, match="no training examples"):
+        BatchSampler([], store, 2, 1)
+    with pytest.raises(ValueError, match="global batch of 24 queries but only 20"):
+        BatchSampler(examples, store, 12, 1, world_size=2)
