@@ -41,6 +41,7 @@ class ScorerConfig:
     pooling: Literal["cls", "mean"] = "cls"
     similarity: Literal["dot", "cosine"] = "dot"
     shared: bool = True  # one encoder for queries and passages
+    scale: float = 1.0  # scores are multiplied by this (cosine similarity needs ~20 for a contrastive loss)
     # ColBERT
     dim: int | None = None  # linear projection of token vectors (None: hidden size, as the LEAD reference)
     query_augmentation: bool = True  # pad queries with attended [MASK] tokens to query_max_length

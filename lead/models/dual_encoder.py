@@ -1,4 +1,4 @@
-"""Dual encoder: s(q, p) = sim(pool(enc_q(q)), pool(enc_p(p))), pool in {cls, mean}, sim in {dot, cosine}.
+"""Dual encoder: s(q, p) = scale * sim(pool(enc_q(q)), pool(enc_p(p))), pool in {cls, mean}, sim in {dot, cosine}.
 
 Per-layer score at block l: the same pooling and similarity applied to block l's hidden states (with CLS
 pooling and dot product this is LEAD's "CLS dot product at layer l"). Only the pooled vector of each
@@ -104,10 +104,11 @@ class DualEncoder(Scorer):
         return encoded
 
     def score(self, encoded: Encoded, own: bool) -> Scores:
-        full = encoded.queries["emb"] @ encoded.passages["emb"].T
+        scale = self.config.scale
+        full = scale * (encoded.queries["emb"] @ encoded.passages["emb"].T)
         per_layer = None
         if encoded.layers:  # [Q, k, H] x [P, k, H] -> [k, Q, P]
-            per_layer = torch.einsum("qkh,pkh->kqp", encoded.queries["layers"], encoded.passages["layers"])
+            per_layer = scale * torch.einsum("qkh,pkh->kqp", encoded.queries["layers"], encoded.passages["layers"])
         if own:
             full = own_columns(full, encoded.group_size)
             per_layer = None if per_layer is None else own_columns(per_layer, encoded.group_size)

@@ -421,3 +421,18 @@ def test_folder_without_scorer_json_is_a_load_error(tiny, tmp_path):
         load_scorer(tiny)  # a plain HF folder is not a saved scorer
     with pytest.raises(ModelLoadError, match="no scorer.json"):
         load_scorer(tmp_path / "nothing")
+
+
+def test_dual_encoder_scale_multiplies_final_and_per_layer_scores(tmp_path):
+    import dataclasses
+
+    from lead.models.factory import build_scorer
+
+    folder = str(tiny_bert_folder(tmp_path / "scale"))
+    batch = TextBatch(["q1"], ["a query"], ["p1", "p2"], [Passage("p1", "one passage"), Passage("p2", "another")], 2)
+    plain = build_scorer(ScorerConfig(kind="de", name=folder, similarity="cosine")).eval()
+    scaled = build_scorer(dataclasses.replace(plain.config, scale=20.0)).eval()
+    with torch.inference_mode():
+        a, b = plain.scores(batch, own=False, layers=[1]), scaled.scores(batch, own=False, layers=[1])
+    torch.testing.assert_close(b.final, 20.0 * a.final)
+    torch.testing.assert_close(b.layers, 20.0 * a.layers)
