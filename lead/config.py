@@ -161,6 +161,10 @@ class MineConfig:
     depth: int = 200  # retrieve this many
     keep: int = 100  # keep the top non-positives, in rank order
 
+    def __post_init__(self):
+        if not 1 <= self.keep <= self.depth:
+            raise ValueError(f"mine.keep must be between 1 and mine.depth ({self.depth}), got {self.keep}")
+
 
 @dataclass
 class EvalConfig:

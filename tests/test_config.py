@@ -25,6 +25,8 @@ def test_the_repository_params_load():
         ({"data": {"source": "beir"}}, r"data: data\.source=beir needs data\.path"),
         ({"eval": {"recall_depths": [10, "x"]}}, r"eval\.recall_depths\[1\]: expected int"),
         ({"bogus": 1}, r"bogus: unknown key"),
+        ({"mine": {"depth": 50, "keep": 100}}, r"mine: mine\.keep must be between 1 and mine\.depth \(50\)"),
+        ({"warmup": {"x": {"init": "nope"}}}, r"warmup\.x\.init: 'nope' is not a key of models"),
     ],
 )
 def test_bad_params_name_the_key(data, message):

@@ -30,10 +30,10 @@ def remove_positives(ranking: Iterable[str], positives: Iterable[str], keep: int
     positives = {str(p) for p in positives}
     negatives = []
     for pid in ranking:
+        if len(negatives) >= keep:
+            break
         if str(pid) not in positives:
             negatives.append(str(pid))
-            if len(negatives) == keep:
-                break
     return negatives
 
 

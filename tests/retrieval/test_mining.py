@@ -1,0 +1,38 @@
+"""Hard-negative mining: every positive is removed (the reference kept them, spec A.9), rank order is kept."""
+
+import pytest
+
+from lead.data.examples import PassageStore
+from lead.models.base import ScorerConfig, TextBatch
+from lead.models.factory import build_scorer
+from lead.retrieval.mining import remove_positives, rerank
+from tests.helpers import tiny_bert_folder
+
+
+def test_every_positive_is_removed_whatever_the_id_type():
+    ranking = [7, "3", 12, 5, "9", 1]  # faiss gives ints, qrels give strings: the reference compared them
+    assert remove_positives(ranking, ["3", 5, "1"], keep=10) == ["7", "12", "9"]
+
+
+def test_negatives_keep_rank_order_and_are_cut_at_keep():
+    ranking = [str(i) for i in range(10)]
+    assert remove_positives(ranking, {"0", "4"}, keep=3) == ["1", "2", "3"]
+    assert remove_positives(ranking, set(), keep=0) == []
+
+
+@pytest.fixture(scope="module")
+def ce(tmp_path_factory):
+    folder = tiny_bert_folder(tmp_path_factory.mktemp("ce"))
+    return build_scorer(ScorerConfig(kind="ce", name=str(folder))).eval()
+
+
+def test_rerank_scores_every_candidate_like_a_single_batch(tmp_path, ce):
+    collection = tmp_path / "collection.tsv"
+    collection.write_text("".join(f"p{i}\tpassage number {i} about topic {i % 3}\n" for i in range(7)))
+    store = PassageStore(collection)
+    candidates = {"q1": ["p3", "p0", "p6", "p1", "p5"], "q2": ["p2"]}
+    run = rerank(ce, {"q1": "topic one", "q2": "number two"}, candidates, store, batch_size=2, progress=False)
+    assert {q: set(r) for q, r in run.items()} == {q: set(c) for q, c in candidates.items()}
+    batch = TextBatch(["q1"], ["topic one"], candidates["q1"], [store[p] for p in candidates["q1"]], 5)
+    expected = ce.scores(batch, own=True).final[0].tolist()
+    assert [run["q1"][p] for p in candidates["q1"]] == pytest.approx(expected, abs=1e-5)
