@@ -1,0 +1,62 @@
+"""Mean and spread of every model's test metrics over the workspace run and named DVC experiments.
+
+    dvc exp run --temp -n seed14 -S train.seed=14 -S seed=14     # one per extra seed
+    python -m benchmarks.seeds --experiments seed14 seed15 --metric NDCG@10 MRR@10
+
+Reads ``dvc exp show --json``; the workspace (``dvc repro``) counts as one seed. Prints a Markdown table:
+per model, each seed's value, the mean and the sample standard deviation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+
+
+def _find_runs(node, names: set[str], found: dict) -> None:
+    """Walk dvc's JSON for the workspace and the experiments named in ``names``."""
+    if isinstance(node, dict):
+        name = node.get("name") or node.get("rev")
+        data = node.get("data")
+        if isinstance(data, dict) and (name in names or node.get("rev") == "workspace"):
+            key = "workspace" if node.get("rev") == "workspace" else name
+            found.setdefault(key, data.get("metrics", {}))
+        for value in node.values():
+            _find_runs(value, names, found)
+    elif isinstance(node, list):
+        for value in node:
+            _find_runs(value, names, found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--experiments", nargs="*", default=[])
+    parser.add_argument("--metric", nargs="+", default=["NDCG@10"])
+    parser.add_argument("--split", default="test")
+    args = parser.parse_args()
+
+    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "-A"], check=True, capture_output=True, text=True).stdout)
+    runs: dict[str, dict] = {}
+    _find_runs(shown, set(args.experiments), runs)
+    order = ["workspace", *args.experiments]
+    missing = [r for r in order if r not in runs]
+    if missing:
+        raise SystemExit(f"not found in dvc exp show: {', '.join(missing)}")
+    for metric in args.metric:
+        print(f"\n{metric} ({args.split}), runs: {', '.join(order)}\n")
+        print("| model | " + " | ".join(order) + " | mean | std |")
+        print("|---|" + "---|" * (len(order) + 2))
+        for path in runs["workspace"]:
+            values = [runs[r].get(path, {}).get("data", {}).get(args.split, {}).get(metric) for r in order]
+            if any(v is None for v in values):
+                continue
+            model = path.removeprefix("metrics/").removesuffix("/metrics.json")
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells = " | ".join(f"{v:.4f}" for v in values)
+            print(f"| {model} | {cells} | {statistics.mean(values):.4f} | {spread:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
