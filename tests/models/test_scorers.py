@@ -7,63 +7,23 @@ tensor), never by calling the code under test a second time.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from transformers import BertConfig, BertModel
 
 from lead.data.records import Passage
-from lead.data.synthetic import CITIES, FIRST_NAMES, FULL_TEMPLATES, HOBBIES, LAST_NAMES, OCCUPATIONS, QUERY_TEMPLATES
 from lead.models.base import ScorerConfig, TextBatch
 from lead.models.colbert import maxsim
 from lead.models.factory import ModelLoadError, build_scorer, load_scorer, save_scorer
-from tests.helpers import tiny_bert_folder
+from tests.helpers import tiny_bert_folder, wordpiece_bert_folder
 
 LAYERS = 4
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def wordpiece_bert_folder(folder: Path, hidden: int = 48, layers: int = 2, vocab_size: int = 400, seed: int = 0) -> Path:
-    """A tiny random BERT with its own WordPiece vocabulary (trained here on the synthetic benchmark's words).
-
-    Its vocabulary has no ``[unused0]``/``[unused1]`` and its ids mean other words than MiniLM's.
-    """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertTokenizerFast
-
-    words = [" ".join(forms) for forms in OCCUPATIONS + HOBBIES + CITIES]
-    texts = words + FULL_TEMPLATES + QUERY_TEMPLATES + [" ".join(FIRST_NAMES), " ".join(LAST_NAMES)]
-    texts += ["? , . ; ! which who find"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIALS))
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-    )
-    tok.decoder = decoders.WordPiece()
-    tokenizer = BertTokenizerFast(tokenizer_object=tok)
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-        intermediate_size=2 * hidden, max_position_embeddings=256,
-    )
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and two OpenMP threads crawl when a core is busy elsewhere)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

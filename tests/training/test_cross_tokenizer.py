@@ -17,16 +17,9 @@ from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import SyntheticConfig
 from lead.models.base import ScorerConfig, TextBatch
 from lead.models.factory import build_scorer
-from tests.helpers import tiny_bert_folder
-from tests.models.test_scorers import wordpiece_bert_folder
+from tests.helpers import tiny_bert_folder, wordpiece_bert_folder
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -31,13 +31,6 @@ REPO = Path(__file__).resolve().parents[2]
 SMALL = SyntheticConfig(train_queries=20, dev_queries=5, test_queries=5, background_passages=5)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and two OpenMP threads crawl when a core is busy elsewhere)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
