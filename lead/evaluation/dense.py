@@ -15,9 +15,11 @@ from lead.data.prepared import PreparedData
 from lead.data.records import Passage, Query, Run
 from lead.evaluation.metrics import evaluate_run
 from lead.evaluation.runs import run_from_arrays
+from lead.models.colbert import ColBERT
 from lead.models.dual_encoder import DualEncoder
 from lead.retrieval.encode import encode
 from lead.retrieval.index import build_index, search
+from lead.retrieval.maxsim import exhaustive_maxsim
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,6 @@ def score_run(data: PreparedData, split: str, run: Run, config: EvalConfig) -> d
 
 def evaluate_scorer(model, data: PreparedData, split: str, config: EvalConfig) -> RetrievalResult:
     """Full retrieval: a dual encoder through faiss, a ColBERT model by exhaustive MaxSim."""
-    from lead.models.colbert import ColBERT
-    from lead.retrieval.maxsim import exhaustive_maxsim
-
     if isinstance(model, DualEncoder):
         return evaluate_dual_encoder(model, data, split, config)
     if isinstance(model, ColBERT):
