@@ -20,7 +20,8 @@ from lead.config import DataConfig, EvalConfig
 from lead.data.prepared import PreparedData, prepare
 from lead.evaluation.dense import evaluate_dual_encoder
 from lead.logs import setup_logging
-from lead.models.dual_encoder import DualEncoder, DualEncoderConfig
+from lead.models.base import ScorerConfig
+from lead.models.dual_encoder import DualEncoder
 from lead.models.pretrained import DEFAULT_MODEL
 
 
@@ -49,7 +50,7 @@ def main() -> None:
             data_config.synthetic.scale = args.scale
         prepare(data_config, f"{tmp}/prepared")
         model = DualEncoder.from_config(
-            DualEncoderConfig(
+            ScorerConfig(
                 name=args.model, pooling=args.pooling, similarity=args.similarity,
                 query_max_length=args.query_max_length, passage_max_length=args.passage_max_length,
             )

@@ -16,9 +16,6 @@ from torch import nn
 from lead.data.records import Passage
 from lead.models.base import Encoded, Scorer, ScorerConfig, Scores, TextBatch, own_columns
 
-# Kept for callers that only build dual encoders.
-DualEncoderConfig = ScorerConfig
-
 
 def passage_text(passage: Passage) -> str:
     """The text a passage is encoded as: ``title + " " + text`` (BEIR convention), or the text alone."""

@@ -125,12 +125,6 @@ def load_scorer(folder: str | Path) -> Scorer:
     return SCORERS[config.kind](config, tokenizer, towers[0], head)
 
 
-def load_or_build(source: str | Path | ScorerConfig) -> Scorer:
-    """A saved folder (has scorer.json) is loaded; a config is built fresh."""
-    if isinstance(source, ScorerConfig):
-        return build_scorer(source)
-    return load_scorer(source)
-
 
 def parameter_count(scorer: Scorer) -> int:
     return sum(p.numel() for p in {id(p): p for p in scorer.parameters()}.values())

@@ -17,7 +17,6 @@ import os
 import re
 from pathlib import Path
 
-import torch
 from torch import nn
 
 log = logging.getLogger(__name__)
@@ -136,11 +135,3 @@ def load_tokenizer(name: str | Path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(resolve_model(name))
-
-
-def num_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -2,14 +2,15 @@ import numpy as np
 import torch
 
 from lead.data.records import Passage
-from lead.models.dual_encoder import DualEncoder, DualEncoderConfig
+from lead.models.base import ScorerConfig
+from lead.models.dual_encoder import DualEncoder
 from lead.retrieval.encode import encode
 from lead.retrieval.index import build_index, search
 from tests.helpers import tiny_bert_folder
 
 
 def test_encode_keeps_input_order_despite_length_sorting(tmp_path):
-    model = DualEncoder.from_config(DualEncoderConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
+    model = DualEncoder.from_config(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
     passages = [Passage(str(i), "word " * (1 + (7 * i) % 13), title="t" if i % 2 else "") for i in range(23)]
     batched = encode(model, iter(passages), "passages", len(passages), batch_size=4, sort_window=3, progress=False)
     with torch.inference_mode():
