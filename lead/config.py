@@ -40,6 +40,8 @@ def parse(cls: type[T], data: Any, key: str = "", source: str = "params.yaml") -
     values = {name: _convert(hints[name], data[name], _join(key, name), source) for name in fields if name in data}
     try:
         return cls(**values)
+    except ConfigError:
+        raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(key or "<root>", str(exc), source) from exc
 
@@ -181,6 +183,42 @@ class EvalConfig:
 
 
 @dataclass
+class DistillConfig:
+    """One LEAD run: a student distilled from a teacher (spec A.6). The defaults reproduce LEAD.
+
+    ``distill`` in params.yaml holds the defaults of every run; ``distill_runs.<name>`` names the run's
+    student and teacher and overrides any other key (a baseline is such an override, e.g. layer_weight: 0).
+    """
+
+    student: str = ""  # model folder (a warm-up output), set per run
+    teacher: str = ""
+    train_file: str = "data/mined/train.jsonl"
+    layers: int | Literal["all"] = 2  # k: number of distilled layer pairs
+    selection: Literal["random", "last", "skip", "fixed"] = "random"
+    student_layers: list[int] = field(default_factory=list)  # selection: fixed (blocks 1..L)
+    teacher_layers: list[int] = field(default_factory=list)
+    resample_every: int = 10  # steps between random layer draws (independent of checkpointing)
+    temperature: float = 1.0  # tau, on the target side of every KL
+    layer_temperature: float = 10.0  # tau_L of the layer re-weighting
+    reweight: bool = True  # lambda = softmax(-NLL_teacher_layer / tau_L); false: uniform 1/k
+    student_weight: float = 1.0  # student contrastive NLL
+    teacher_weight: float = 1.0  # teacher contrastive NLL (joint training only)
+    response_weight: float = 1.0  # final-score KL (both directions when the teacher is trained)
+    layer_weight: float = 1.0  # layer-wise KL; 0 = response-only KD (no per-layer scores computed)
+    teacher_trainable: bool = True  # LEAD trains the teacher jointly; false = frozen (eval mode, no grad)
+    teacher_lr: float | None = None  # the jointly trained teacher's peak LR; null = train.lr (the reference)
+    detach_teacher_targets: bool = False  # stop gradients through the teacher's target distributions
+    train: dict[str, Any] = field(default_factory=dict)  # overrides of the train: section
+
+    def __post_init__(self):
+        for name in ("temperature", "layer_temperature"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.resample_every < 1:
+            raise ValueError(f"resample_every must be >= 1, got {self.resample_every}")
+
+
+@dataclass
 class Params:
     seed: int = 13
     data: DataConfig = field(default_factory=DataConfig)
@@ -189,11 +227,26 @@ class Params:
     train: TrainConfig = field(default_factory=TrainConfig)  # training defaults of every run
     warmup: dict[str, WarmupConfig] = field(default_factory=dict)
     mine: MineConfig = field(default_factory=MineConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)  # defaults of every distill@<name> run
+    distill_runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of distill
 
     def __post_init__(self):
         for name, run in self.warmup.items():
             if run.init not in self.models:
                 raise ValueError(f"warmup.{name}.init: {run.init!r} is not a key of models ({', '.join(self.models)})")
+        for name in self.distill_runs:
+            self.distill_run(name)  # every run's keys and values are checked when params.yaml is read
+
+    def distill_run(self, name: str) -> tuple[DistillConfig, TrainConfig]:
+        """Run ``name`` of distill_runs: the distill defaults with its overrides, and its train config."""
+        key = f"distill_runs.{name}"
+        overrides = self.distill_runs[name] or {}
+        merged = {**dataclasses.asdict(self.distill), **overrides, "train": {**self.distill.train, **overrides.get("train", {})}}
+        config = parse(DistillConfig, merged, key)
+        for role in ("student", "teacher"):
+            if not getattr(config, role):
+                raise ConfigError(f"{key}.{role}", "missing: name the model folder (e.g. models/student)")
+        return config, self.train_config(config.train, f"{key}.train")
 
     def train_config(self, overrides: dict[str, Any], key: str) -> TrainConfig:
         """The train: defaults with a run's overrides, checked like any other params key."""

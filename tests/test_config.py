@@ -52,3 +52,19 @@ def test_missing_and_invalid_files(tmp_path):
     bad.write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_params(bad)
+
+
+def test_distill_runs_are_checked_when_params_are_read(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("distill_runs: {lead: {student: models/s, teacher: models/t, layres: 2}}\n")
+    with pytest.raises(ConfigError, match=r"distill_runs\.lead\.layres: unknown key \(did you mean 'layers'\?\)"):
+        load_params(path)
+    path.write_text("distill_runs: {lead: {teacher: models/t}}\n")
+    with pytest.raises(ConfigError, match=r"distill_runs\.lead\.student: missing: name the model folder"):
+        load_params(path)
+    path.write_text("distill: {layers: 3, train: {steps: 7}}\ndistill_runs: {lead: {student: s, teacher: t, selection: last, train: {lr: 0.1}}}\n")
+    config, train = load_params(path).distill_run("lead")
+    assert (config.layers, config.selection, train.steps, train.lr) == (3, "last", 7, 0.1)  # defaults, then the run
+    path.write_text("distill: {layers: most}\n")
+    with pytest.raises(ConfigError, match=r"distill\.layers"):
+        load_params(path)

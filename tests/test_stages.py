@@ -7,7 +7,7 @@ import yaml
 
 from lead.data.examples import read_training_file
 from lead.evaluation.runs import read_trec_run
-from stages import evaluate, init, mine, prepare, rerank, warmup
+from stages import distill, evaluate, init, mine, prepare, rerank, warmup
 from tests.helpers import tiny_bert_folder
 
 
@@ -25,6 +25,8 @@ def project(tmp_path, monkeypatch):
             "ce": {"init": "ce", "train_file": "data/mined/train.jsonl", "train": {"candidates": "own"}},
         },
         "mine": {"model": "miner", "depth": 30, "keep": 10},
+        "distill": {"layers": 1, "resample_every": 2, "train": {"steps": 4}},
+        "distill_runs": {"lead_ce": {"student": "models/miner", "teacher": "models/ce", "train": {"candidates": "own"}}},
         "eval": {"depth": 20, "batch_size": 16, "first_stage": "miner", "rerank_depth": 5,
                  "dense": {"zeroshot": "models/init/de", "miner": "models/miner"}, "rerank": {"ce": "models/ce"}},
     }
@@ -66,6 +68,14 @@ def test_the_pipeline_runs_stage_by_stage(project):
     assert all(set(reranked[q]) == set(sorted(run[q], key=run[q].get, reverse=True)[:5]) for q in run)
     assert json.loads((project / "metrics/ce.rerank/metrics.json").read_text())["test"]["n_queries"] == 8
 
+    distill.main(["lead_ce"])  # LEAD from the cross-encoder into the miner: both trained jointly
+    assert (project / "models/lead_ce/student/scorer.json").exists() and (project / "models/lead_ce/teacher/head.safetensors").exists()
+    assert not (project / "checkpoints/distill-lead_ce").exists()
+    curves = project / "logs/lead_ce/plots/metrics/train"
+    for name in ("loss", "student_nll", "teacher_nll", "response_kl", "response_kl_reverse", "layer_loss"):
+        assert len((curves / f"{name}.tsv").read_text().splitlines()) == 3, name  # header + steps 2 and 4
+    assert list((curves / "lambda").glob("teacher_layer*.tsv")) and list((curves / "layer_kl").glob("teacher_layer*.tsv"))
+
 
 def test_evaluate_is_deterministic(project):
     prepare.main([])
@@ -81,6 +91,8 @@ def test_unknown_names_and_bad_params_say_what_is_wrong(project):
         evaluate.main(["nope"])
     with pytest.raises(SystemExit, match=r"warmup\.nope: no such entry \(have: miner, ce\)"):
         warmup.main(["nope"])
+    with pytest.raises(SystemExit, match=r"distill_runs\.nope: no such entry \(have: lead_ce\)"):
+        distill.main(["nope"])
     (project / "params.yaml").write_text("eval: {depht: 10}\n")
     with pytest.raises(Exception, match=r"eval\.depht: unknown key \(did you mean 'depth'\?\)"):
         prepare.main([])

@@ -38,6 +38,7 @@ class Method(Protocol):
     """A training method: which models it trains and its loss on one batch."""
 
     trainables: dict[str, Scorer]
+    frozen: dict[str, Scorer]  # optional: models the loss reads but never trains (a frozen teacher)
 
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """The loss to minimise and the named terms to log; ``models`` are the (DDP-wrapped) trainables."""
@@ -49,18 +50,25 @@ def step_seed(seed: int, step: int, rank: int) -> int:
 
 class Trainer:
     def __init__(self, method: Method, sampler: BatchSampler, config: TrainConfig, out: str | Path,
-                 checkpoints: str | Path, logs: str | Path, dist: DistInfo = DistInfo(), fingerprint: str = ""):
+                 checkpoints: str | Path, logs: str | Path, dist: DistInfo = DistInfo(), fingerprint: str = "",
+                 subfolders: bool | None = None):
         self.method, self.sampler, self.config, self.dist = method, sampler, config, dist
         self.fingerprint = fingerprint  # of the run's inputs: checkpoints of other inputs are not resumed
         self.out, self.checkpoints, self.logs = Path(out), Path(checkpoints), Path(logs)
+        # Where the trained models go: out/<name> per trainable, or out itself for a single one by default.
+        self.subfolders = len(method.trainables) > 1 if subfolders is None else subfolders
         for model in method.trainables.values():
             model.to(dist.device).train()
+        for model in getattr(method, "frozen", {}).values():
+            model.to(dist.device).eval().requires_grad_(False)
         self.models = {
             name: DistributedDataParallel(m, device_ids=[dist.device] if dist.device.type == "cuda" else None)
             if dist.distributed else m
             for name, m in method.trainables.items()
         }
-        groups = [{"params": [p for p in m.parameters() if p.requires_grad], "name": n} for n, m in method.trainables.items()]
+        rates = getattr(method, "learning_rates", {})  # a method may give a model its own peak LR
+        groups = [{"params": [p for p in m.parameters() if p.requires_grad], "name": n, "lr": rates.get(n, config.lr)}
+                  for n, m in method.trainables.items()]
         fused = dist.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
                                            weight_decay=config.weight_decay, fused=fused)
@@ -129,7 +137,7 @@ class Trainer:
             live.end()
         if self.dist.is_main:
             for name, model in self.method.trainables.items():
-                save_scorer(model, self.out if len(self.method.trainables) == 1 else self.out / name)
+                save_scorer(model, self.out / name if self.subfolders else self.out)
             shutil.rmtree(self.checkpoints, ignore_errors=True)  # the run is complete: nothing to resume
         barrier()
         return terms

@@ -1,0 +1,84 @@
+"""LEAD as a training method: a student and a teacher score the same candidates; losses tie them together.
+
+Per batch (spec A.6; every weight a ``distill`` param):
+
+    loss = w_S NLL(student) + w_T NLL(teacher)                      # the teacher's only when it is trained
+         + w_resp [KL(P_tau(teacher) || P(student)) + KL(P_tau(student) || P(teacher))]
+         + w_layer sum_i lambda_i KL(P_tau(teacher layer t_i) || P(student layer u_i))
+
+Candidates: global in-batch (gathered across ranks) for dual-encoder and ColBERT teachers; each query's own
+group for a cross-encoder teacher, and then the student's losses use the same restricted set. Teacher and
+student tokenize the batch each their own way; they meet only in the [Q, C] score matrices, whose columns
+are the batch's passages in one order, so their vocabularies and sizes may differ.
+
+Baselines are the same method with other params: response-only KD (layer_weight 0: no per-layer scores are
+computed), no re-weighting, last/skip selection, a frozen teacher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from lead.config import DistillConfig
+from lead.losses.contrastive import contrastive_nll
+from lead.losses.layerwise import layerwise_kl
+from lead.losses.response import response_kl
+from lead.models.base import Scorer, TextBatch
+from lead.training.layers import LayerSelector
+from lead.training.methods import candidate_scores, world_size
+
+
+class Distill:
+    def __init__(self, student: Scorer, teacher: Scorer, config: DistillConfig, candidates: str = "in_batch", seed: int = 13):
+        if not student.supports_in_batch and candidates == "in_batch" and teacher.supports_in_batch:
+            raise ValueError(f"a {student.kind} student needs train.candidates: own")
+        # A cross-encoder teacher scores only each query's own candidates, so the student is restricted too.
+        self.own = candidates == "own" or not teacher.supports_in_batch
+        self.config, self.teacher = config, teacher
+        self.selector = None
+        if config.layer_weight > 0:
+            self.selector = LayerSelector(config.selection, config.layers, student.num_layers, teacher.num_layers,
+                                          config.resample_every, seed, config.student_layers, config.teacher_layers)
+        self.trainables = {"student": student}
+        self.frozen: dict[str, Scorer] = {}
+        self.learning_rates: dict[str, float] = {}
+        if config.teacher_trainable:
+            self.trainables["teacher"] = teacher
+            if config.teacher_lr is not None:
+                self.learning_rates["teacher"] = config.teacher_lr
+        else:
+            self.frozen["teacher"] = teacher
+
+    def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int):
+        c = self.config
+        pairs = self.selector.pairs(step) if self.selector is not None else None
+        student, _ = candidate_scores(models["student"], batch, self.own, pairs.student if pairs else ())
+        teacher_model = models.get("teacher", self.teacher)
+        with contextlib.nullcontext() if c.teacher_trainable else torch.no_grad():
+            teacher, _ = candidate_scores(teacher_model, batch, self.own, pairs.teacher if pairs else ())
+        targets = student.targets(self.own, batch.group_size)
+
+        student_nll = contrastive_nll(student.final, targets)
+        forward, reverse = response_kl(student.final, teacher.final, c.temperature, reverse=c.teacher_trainable,
+                                       detach_teacher_targets=c.detach_teacher_targets)
+        total = c.student_weight * student_nll + c.response_weight * (forward + reverse)
+        terms = {"student_nll": student_nll.item(), "response_kl": forward.item()}
+        if c.teacher_trainable:
+            teacher_nll = contrastive_nll(teacher.final, targets)
+            total = total + c.teacher_weight * teacher_nll
+            terms.update(teacher_nll=teacher_nll.item(), response_kl_reverse=reverse.item())
+        if pairs is not None:
+            layer_loss, weights, kls = layerwise_kl(student.layers, teacher.layers, targets, c.temperature,
+                                                    c.layer_temperature, c.reweight, c.detach_teacher_targets)
+            total = total + c.layer_weight * layer_loss
+            terms["layer_loss"] = layer_loss.item()
+            for t, weight, kl in zip(pairs.teacher, weights.tolist(), kls.tolist()):
+                terms[f"lambda/teacher_layer{t}"] = weight
+                terms[f"layer_kl/teacher_layer{t}"] = kl
+        terms["loss"] = total.item()
+        # In-batch: each rank computes the global loss with gradient only through its slice; DDP averages the
+        # ranks' gradients, so the world size turns that average back into the global loss's gradient.
+        return total * (1 if self.own else world_size()), terms

@@ -1,0 +1,110 @@
+"""Which student layer learns from which teacher layer: LEAD's layer selection.
+
+Layers are blocks 1..L (the embedding layer excluded). A selection pairs k sorted student layers
+u_1 < ... < u_k with k sorted teacher layers t_1 < ... < t_k (the i-th with the i-th):
+
+| strategy | pairs                                                                                          |
+|----------|------------------------------------------------------------------------------------------------|
+| random   | independent sorted random k-subsets of each model's blocks, re-drawn every ``resample_every`` steps |
+| last     | the last k blocks of each (reference, 12 -> 6, k = 5: student 2..6 <-> teacher 8..12)         |
+| skip     | student: its last k blocks; teacher: blocks 1, 1+s, 1+2s, ... with stride s = L_T // L_S       |
+|          | (reference, 12 -> 6, k = 5: student 2..6 <-> teacher 1, 3, 5, 7, 9)                           |
+| fixed    | explicit ``student_layers`` and ``teacher_layers`` lists                                       |
+
+Random draws are a pure function of (seed, step // resample_every), so a resumed run draws what an
+uninterrupted one does, independent of the checkpoint interval (the reference re-drew at every checkpoint).
+Under DDP the draw is made on rank 0 and broadcast, so every rank distils the same layers whatever its own
+random state (the reference relied on identical Python RNG streams per process).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+from lead.training.distributed import broadcast_object
+
+Strategy = Literal["random", "last", "skip", "fixed"]
+
+
+@dataclass(frozen=True)
+class LayerPairs:
+    student: tuple[int, ...]
+    teacher: tuple[int, ...]
+
+
+def resolve_k(k: int | str, student_depth: int, teacher_depth: int) -> int:
+    """``k`` as a number: "all" is every student layer; more than either model's depth is an error."""
+    if k == "all":
+        k = min(student_depth, teacher_depth)
+    if not isinstance(k, int) or not 1 <= k <= min(student_depth, teacher_depth):
+        raise ValueError(f"distill.layers={k!r}: the student has {student_depth} layers and the teacher {teacher_depth}; "
+                         f"choose 1..{min(student_depth, teacher_depth)} or 'all'")
+    return k
+
+
+class LayerSelector:
+    def __init__(self, strategy: Strategy, k: int | str, student_depth: int, teacher_depth: int,
+                 resample_every: int = 10, seed: int = 13, student_layers: Sequence[int] = (),
+                 teacher_layers: Sequence[int] = ()):
+        self.strategy, self.seed = strategy, seed
+        self.student_depth, self.teacher_depth = student_depth, teacher_depth
+        if resample_every < 1:
+            raise ValueError(f"distill.resample_every must be >= 1, got {resample_every}")
+        self.resample_every = resample_every
+        if strategy == "fixed":
+            self.fixed = self._check_fixed(student_layers, teacher_layers)
+            self.k = len(self.fixed.student)
+            return
+        self.k = resolve_k(k, student_depth, teacher_depth)
+        if strategy == "last":
+            self.fixed = LayerPairs(_last(self.k, student_depth), _last(self.k, teacher_depth))
+        elif strategy == "skip":
+            stride = max(teacher_depth // student_depth, 1)  # 1 + (k-1) * stride <= teacher_depth since k <= L_S
+            teacher = tuple(1 + i * stride for i in range(self.k))
+            self.fixed = LayerPairs(_last(self.k, student_depth), teacher)
+        elif strategy == "random":
+            self.fixed = None
+        else:
+            raise ValueError(f"distill.selection={strategy!r}: use random, last, skip or fixed")
+        self._draw_index, self._drawn = None, None
+
+    def _check_fixed(self, student: Sequence[int], teacher: Sequence[int]) -> LayerPairs:
+        student, teacher = tuple(student), tuple(teacher)
+        if not student or len(student) != len(teacher):
+            raise ValueError(f"distill.selection=fixed needs student_layers and teacher_layers of the same non-zero "
+                             f"length, got {list(student)} and {list(teacher)}")
+        for name, layers, depth in (("student", student, self.student_depth), ("teacher", teacher, self.teacher_depth)):
+            if any(not 1 <= layer <= depth for layer in layers):
+                raise ValueError(f"distill.{name}_layers={list(layers)}: the {name} has layers 1..{depth}")
+            if list(layers) != sorted(set(layers)):
+                raise ValueError(f"distill.{name}_layers={list(layers)}: must be strictly increasing")
+        return LayerPairs(student, teacher)
+
+    def draw(self, index: int) -> LayerPairs:
+        """The random selection of draw ``index`` (steps index*resample_every ...): sorted k-subsets."""
+        rng = np.random.default_rng([self.seed, index])
+        student = np.sort(rng.choice(self.student_depth, self.k, replace=False)) + 1
+        teacher = np.sort(rng.choice(self.teacher_depth, self.k, replace=False)) + 1
+        return LayerPairs(tuple(int(x) for x in student), tuple(int(x) for x in teacher))
+
+    def pairs(self, step: int) -> LayerPairs:
+        if self.fixed is not None:
+            return self.fixed
+        index = step // self.resample_every
+        if index != self._draw_index:  # one broadcast per draw, not per step
+            self._drawn = broadcast_object(self.draw(index) if _rank() == 0 else None)
+            self._draw_index = index
+        return self._drawn
+
+
+def _last(k: int, depth: int) -> tuple[int, ...]:
+    return tuple(range(depth - k + 1, depth + 1))
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0

@@ -1,0 +1,157 @@
+"""The LEAD method on tiny models: the total is the weighted sum of its terms, each teacher kind gets its
+candidate mode, baselines are params of the same path, frozen and detached teachers get the gradients they
+should, and a student with its own vocabulary learns from a MiniLM-vocabulary teacher."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lead.config import DataConfig, DistillConfig, TrainConfig
+from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
+from lead.data.prepared import PreparedData, prepare
+from lead.data.synthetic import SyntheticConfig
+from lead.losses.contrastive import contrastive_nll
+from lead.models.base import ScorerConfig
+from lead.models.factory import build_scorer
+from lead.training.distill import Distill
+from lead.training.loop import Trainer
+from tests.helpers import tiny_bert_folder, wordpiece_bert_folder
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distill")
+    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=20, dev_queries=5, test_queries=5, background_passages=5)), root / "data")
+    prepared = PreparedData(root / "data")
+    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
+    store = PassageStore(root / "data" / "collection.tsv")
+    folders = {
+        "teacher": str(tiny_bert_folder(root / "teacher", layers=4, hidden=32, seed=1)),
+        "student": str(tiny_bert_folder(root / "student", layers=2, hidden=32, seed=2)),
+        "wordpiece": str(wordpiece_bert_folder(root / "wordpiece", hidden=48, layers=2, vocab_size=400)),
+    }
+    return examples, store, folders
+
+
+def scorer(folders, role: str, kind: str = "de", seed: int = 0, **options):
+    torch.manual_seed(seed)
+    return build_scorer(ScorerConfig(kind=kind, name=folders[role], pooling="mean", query_max_length=16,
+                                     passage_max_length=48, **options)).eval()  # eval: no dropout, repeatable losses
+
+
+def batch(setup, group: int = 3, step: int = 0):
+    examples, store, _ = setup
+    return BatchSampler(examples, store, 3, group - 1, seed=4).batch(step)
+
+
+def run(method: Distill, text_batch, step: int = 0):
+    models = dict(method.trainables)
+    loss, terms = method.loss(text_batch, models, step)
+    return loss, terms
+
+
+@pytest.mark.parametrize("kind", ["de", "colbert"])
+def test_total_is_the_weighted_sum_of_the_logged_terms(setup, kind):
+    _, _, folders = setup
+    config = DistillConfig(student="s", teacher="t", layers=2, student_weight=0.5, teacher_weight=2.0,
+                           response_weight=3.0, layer_weight=0.7, layer_temperature=10.0)
+    method = Distill(scorer(folders, "student"), scorer(folders, "teacher", kind), config)
+    assert not method.own and set(method.trainables) == {"student", "teacher"}
+    loss, terms = run(method, batch(setup))
+    expected = (0.5 * terms["student_nll"] + 2.0 * terms["teacher_nll"]
+                + 3.0 * (terms["response_kl"] + terms["response_kl_reverse"]) + 0.7 * terms["layer_loss"])
+    assert loss.item() == pytest.approx(expected, rel=1e-5) == pytest.approx(terms["loss"], rel=1e-6)
+    pairs = method.selector.pairs(0)
+    lambdas = [terms[f"lambda/teacher_layer{t}"] for t in pairs.teacher]
+    assert sum(lambdas) == pytest.approx(1.0) and len(lambdas) == 2
+    layer_kls = [terms[f"layer_kl/teacher_layer{t}"] for t in pairs.teacher]
+    assert terms["layer_loss"] == pytest.approx(sum(w * k for w, k in zip(lambdas, layer_kls)), rel=1e-5)
+    # in-batch: the student's NLL is over all 9 passages of the batch (3 queries x group 3)
+    b = batch(setup)
+    student = method.trainables["student"].scores(b, own=False)
+    assert student.final.shape == (3, 9)
+    assert terms["student_nll"] == pytest.approx(contrastive_nll(student.final, torch.tensor([0, 3, 6])).item(), rel=1e-5)
+
+
+def test_a_cross_encoder_teacher_restricts_the_student_to_its_own_candidates(setup):
+    _, _, folders = setup
+    method = Distill(scorer(folders, "student"), scorer(folders, "teacher", "ce"), DistillConfig(student="s", teacher="t"))
+    assert method.own
+    b = batch(setup, group=4)
+    _, terms = run(method, b)
+    own = method.trainables["student"].scores(b, own=True).final
+    assert own.shape == (3, 4)
+    assert terms["student_nll"] == pytest.approx(contrastive_nll(own, torch.zeros(3, dtype=torch.long)).item(), rel=1e-5)
+
+
+def test_response_only_kd_computes_no_layer_scores(setup, monkeypatch):
+    _, _, folders = setup
+    student, teacher = scorer(folders, "student"), scorer(folders, "teacher")
+    asked = []
+    for model in (student, teacher):
+        original = model.forward
+        monkeypatch.setattr(model, "forward", lambda tokens, layers=(), original=original: asked.append(tuple(layers)) or original(tokens, layers))
+    method = Distill(student, teacher, DistillConfig(student="s", teacher="t", layer_weight=0.0))
+    _, terms = run(method, batch(setup))
+    assert method.selector is None and asked == [(), ()]
+    assert "layer_loss" not in terms and not any(k.startswith("lambda/") for k in terms)
+
+
+def _gradients(setup, **overrides):
+    _, _, folders = setup
+    student, teacher = scorer(folders, "student"), scorer(folders, "teacher")
+    method = Distill(student, teacher, DistillConfig(student="s", teacher="t", layers=2, **overrides))
+    loss, _ = run(method, batch(setup))
+    loss.backward()
+    grads = lambda m: torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in m.parameters()])  # noqa: E731
+    return grads(student), grads(teacher), method
+
+
+def test_detaching_teacher_targets_changes_only_the_teacher_gradient(setup):
+    student_plain, teacher_plain, _ = _gradients(setup)
+    student_detached, teacher_detached, _ = _gradients(setup, detach_teacher_targets=True)
+    assert torch.allclose(student_plain, student_detached, atol=1e-6)
+    assert not torch.allclose(teacher_plain, teacher_detached, atol=1e-6)
+
+
+def test_a_frozen_teacher_is_not_trained_and_gets_no_gradient(setup):
+    _, teacher_grads, method = _gradients(setup, teacher_trainable=False)
+    assert set(method.trainables) == {"student"} and set(method.frozen) == {"teacher"}
+    assert torch.count_nonzero(teacher_grads) == 0
+    _, terms = run(method, batch(setup))
+    assert "teacher_nll" not in terms and "response_kl_reverse" not in terms
+
+
+def test_a_student_with_its_own_vocabulary_learns_from_the_teacher(setup, tmp_path):
+    """LEAD between different tokenizers and hidden sizes: a 400-word WordPiece student (hidden 48) and a
+    MiniLM-vocabulary teacher (hidden 32); a few steps of the training loop lower the distillation loss."""
+    examples, store, folders = setup
+    # a peaked teacher (cosine x 20) so there is a distribution to learn; distillation terms only
+    student, teacher = scorer(folders, "wordpiece"), scorer(folders, "teacher", similarity="cosine", scale=20.0)
+    assert len(student.tokenizer) != len(teacher.tokenizer)
+    config = DistillConfig(student="s", teacher="t", layers=2, teacher_trainable=False, student_weight=0.0)
+    method = Distill(student, teacher, config)
+    fixed = batch(setup)
+    before = run(method, fixed)[1]
+    train = TrainConfig(steps=40, batch_queries=3, negatives=2, lr=2e-3, warmup_ratio=0.0, checkpoint_every=100, log_every=4)
+    sampler = BatchSampler(examples, store, 3, 2, seed=4)
+    sampler.batch = lambda step, rank=0: fixed  # the same batch every step: the loss must fall
+    Trainer(method, sampler, train, tmp_path / "out", tmp_path / "ckpt", tmp_path / "logs", subfolders=True).train()
+    student.eval()
+    after = run(method, fixed)[1]
+    assert math.isfinite(after["loss"]) and after["loss"] < 0.5 * before["loss"]
+    assert after["response_kl"] < before["response_kl"] and after["layer_loss"] < before["layer_loss"]
+    assert (tmp_path / "out" / "student" / "scorer.json").exists() and not (tmp_path / "out" / "teacher").exists()
+    assert (tmp_path / "logs" / "plots" / "metrics" / "train" / "layer_loss.tsv").exists()
+    assert list((tmp_path / "logs" / "plots" / "metrics" / "train" / "lambda").glob("teacher_layer*.tsv"))
+
+
+def test_the_jointly_trained_teacher_gets_its_own_learning_rate(setup, tmp_path):
+    examples, store, folders = setup
+    method = Distill(scorer(folders, "student"), scorer(folders, "teacher"), DistillConfig(student="s", teacher="t", teacher_lr=1e-5))
+    train = TrainConfig(steps=1, lr=1e-3, warmup_ratio=0.0)
+    trainer = Trainer(method, BatchSampler(examples, store, 3, 2, seed=4), train, tmp_path / "o", tmp_path / "c", tmp_path / "l")
+    assert {g["name"]: g["lr"] for g in trainer.optimizer.param_groups} == {"student": 1e-3, "teacher": 1e-5}

@@ -1,0 +1,82 @@
+"""Layer selection: the reference's fixed baselines, random sorted draws that are a function of the step,
+validation against both depths, and identical draws on every DDP rank (drawn on rank 0, broadcast)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lead.training.layers import LayerPairs, LayerSelector
+
+WORKER = Path(__file__).resolve().parent / "layers_worker.py"
+
+
+def test_last_and_skip_reproduce_the_reference_for_12_to_6():
+    assert LayerSelector("last", 5, 6, 12).pairs(0) == LayerPairs((2, 3, 4, 5, 6), (8, 9, 10, 11, 12))
+    assert LayerSelector("skip", 5, 6, 12).pairs(0) == LayerPairs((2, 3, 4, 5, 6), (1, 3, 5, 7, 9))
+    # and generalise to other depths: 2 -> 6 with k = 2
+    assert LayerSelector("last", 2, 2, 6).pairs(7) == LayerPairs((1, 2), (5, 6))
+    assert LayerSelector("skip", 2, 2, 6).pairs(7) == LayerPairs((1, 2), (1, 4))
+
+
+def test_random_draws_are_sorted_subsets_fixed_within_an_interval():
+    selector = LayerSelector("random", 3, 6, 12, resample_every=10, seed=5)
+    draws = [selector.pairs(step) for step in range(200)]
+    for pairs in draws:
+        assert len(pairs.student) == len(pairs.teacher) == 3
+        assert list(pairs.student) == sorted(set(pairs.student)) and all(1 <= u <= 6 for u in pairs.student)
+        assert list(pairs.teacher) == sorted(set(pairs.teacher)) and all(1 <= t <= 12 for t in pairs.teacher)
+    assert all(draws[s] == draws[s - s % 10] for s in range(200))  # constant within each block of 10 steps
+    assert len({draws[s] for s in range(0, 200, 10)}) > 10  # and re-drawn between blocks
+    # a pure function of (seed, step // resample_every): a resumed run (new selector at step 130) agrees
+    assert LayerSelector("random", 3, 6, 12, resample_every=10, seed=5).pairs(137) == draws[137]
+    assert LayerSelector("random", 3, 6, 12, resample_every=10, seed=6).pairs(137) != draws[137] or \
+        LayerSelector("random", 3, 6, 12, resample_every=10, seed=6).pairs(0) != draws[0]
+    # every layer is drawn over time (no index past the depth, none starved)
+    assert {u for p in draws for u in p.student} == set(range(1, 7))
+    assert {t for p in draws for t in p.teacher} == set(range(1, 13))
+
+
+def test_k_all_and_fixed_lists():
+    assert LayerSelector("random", "all", 2, 6).pairs(0).student == (1, 2)
+    assert LayerSelector("fixed", 0, 2, 6, student_layers=[1, 2], teacher_layers=[3, 6]).pairs(9) == LayerPairs((1, 2), (3, 6))
+
+
+@pytest.mark.parametrize("args, message", [
+    (("random", 3, 2, 6), r"distill\.layers=3: the student has 2 layers and the teacher 6; choose 1\.\.2 or 'all'"),
+    (("last", 0, 2, 6), r"distill\.layers=0"),
+    (("random", 1, 2, 6, 0), r"resample_every must be >= 1"),
+])
+def test_bad_layer_counts_name_the_param(args, message):
+    with pytest.raises(ValueError, match=message):
+        LayerSelector(*args)
+
+
+def test_bad_fixed_lists_name_the_param():
+    with pytest.raises(ValueError, match=r"distill\.teacher_layers=\[3, 7\]: the teacher has layers 1\.\.6"):
+        LayerSelector("fixed", 0, 2, 6, student_layers=[1, 2], teacher_layers=[3, 7])
+    with pytest.raises(ValueError, match=r"distill\.student_layers=\[2, 1\]: must be strictly increasing"):
+        LayerSelector("fixed", 0, 2, 6, student_layers=[2, 1], teacher_layers=[3, 4])
+    with pytest.raises(ValueError, match="same non-zero length"):
+        LayerSelector("fixed", 0, 2, 6, student_layers=[1], teacher_layers=[3, 4])
+
+
+def test_two_ddp_ranks_draw_the_same_layers(tmp_path):
+    """Each rank seeds its selector differently; rank 0's draws must reach both (torchrun, gloo)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
+        pytest.skip("this torch build has no torch.distributed with the gloo backend")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
+                    "--out", str(tmp_path)], check=True, env=env, timeout=240, capture_output=True)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    single = LayerSelector("random", 2, 6, 12, resample_every=3, seed=100)  # rank 0's seed
+    assert ranks[0] == [[list(p.student), list(p.teacher)] for p in map(single.pairs, range(30))]
+    other = LayerSelector("random", 2, 6, 12, resample_every=3, seed=101)  # what rank 1 would draw alone
+    assert ranks[1] != [[list(p.student), list(p.teacher)] for p in map(other.pairs, range(30))]
