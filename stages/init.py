@@ -3,15 +3,20 @@
     python -m stages.init
 
 Cutting to num_layers, adding ColBERT markers and initialising heads happen here, once, so every later
-stage starts from a saved folder.
+stage starts from a saved folder. A model with ``vocabulary_size`` gets a WordPiece vocabulary trained on the
+prepared collection and training queries (data/prepared).
 """
 
 from __future__ import annotations
 
 import logging
 
+import itertools
+
 import torch
 
+from lead.data.prepared import PreparedData
+from lead.models.dual_encoder import passage_text
 from lead.models.factory import build_scorer, parameter_count, save_scorer
 from stages.common import stage_args
 
@@ -22,7 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     args, params = stage_args(__doc__, argv=argv)
     for key, config in params.models.items():
         torch.manual_seed(params.seed)  # new heads are drawn from the seed
-        scorer = build_scorer(config)
+        texts = None
+        if config.vocabulary_size:
+            data = PreparedData("data/prepared")
+            queries = [q.text for q in data.queries("train")] if "train" in data.splits() else []
+            texts = itertools.chain(queries, map(passage_text, data.passages()))
+        scorer = build_scorer(config, texts)
         save_scorer(scorer, f"models/init/{key}")
         log.info("models/init/%s: %s, %d layers, %.1fM parameters", key, config.kind, scorer.num_layers,
                  parameter_count(scorer) / 1e6)

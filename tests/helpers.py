@@ -24,30 +24,17 @@ def tiny_bert_folder(folder: Path, layers: int = 4, hidden: int = 32, seed: int 
     return folder
 
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
 def wordpiece_bert_folder(folder: Path, hidden: int = 48, layers: int = 2, vocab_size: int = 400, seed: int = 0) -> Path:
     """A tiny random BERT with its own WordPiece vocabulary (trained here on the synthetic benchmark's words).
 
     Its vocabulary has no ``[unused0]``/``[unused1]`` and its ids mean other words than MiniLM's.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertTokenizerFast
+    from lead.models.vocabulary import train_wordpiece
 
     words = [" ".join(forms) for forms in OCCUPATIONS + HOBBIES + CITIES]
     texts = words + FULL_TEMPLATES + QUERY_TEMPLATES + [" ".join(FIRST_NAMES), " ".join(LAST_NAMES)]
     texts += ["? , . ; ! which who find"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIALS))
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-    )
-    tok.decoder = decoders.WordPiece()
-    tokenizer = BertTokenizerFast(tokenizer_object=tok)
+    tokenizer = train_wordpiece(texts, vocab_size)
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,

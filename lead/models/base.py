@@ -35,6 +35,9 @@ class ScorerConfig:
     kind: Kind = "de"
     name: str = DEFAULT_MODEL  # packaged:<model>, a local HF folder or a hub name
     num_layers: int | None = None  # keep only the first n blocks (PROD-style student init)
+    # Train a WordPiece vocabulary of this size on the prepared collection and training queries (init stage)
+    # and give the encoder new word embeddings for it: a student whose tokenizer differs from its teacher's.
+    vocabulary_size: int | None = None
     query_max_length: int = 32
     passage_max_length: int = 128
     # dual encoder

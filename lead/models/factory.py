@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Iterable
 
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -26,6 +27,7 @@ from lead.models.colbert import ColBERT
 from lead.models.cross_encoder import CrossEncoder
 from lead.models.dual_encoder import DualEncoder
 from lead.models.pretrained import load_encoder, load_tokenizer
+from lead.models.vocabulary import adopt_vocabulary, train_wordpiece
 
 FORMAT = 1
 SCORERS = {"de": DualEncoder, "colbert": ColBERT, "ce": CrossEncoder}
@@ -35,13 +37,26 @@ class ModelLoadError(ValueError):
     """A saved model does not match what is loaded into it; the message names the keys."""
 
 
-def build_scorer(config: ScorerConfig) -> Scorer:
-    """A fresh scorer: pretrained encoder weights (cut to ``num_layers``), new heads initialised from torch's RNG."""
-    tokenizer = load_tokenizer(config.name)
-    encoder = load_encoder(config.name, config.num_layers)
+def build_scorer(config: ScorerConfig, texts: Iterable[str] | None = None) -> Scorer:
+    """A fresh scorer: pretrained encoder weights (cut to ``num_layers``), new heads initialised from torch's RNG.
+
+    With ``config.vocabulary_size`` a WordPiece vocabulary is trained on ``texts`` and the encoder gets new
+    word embeddings for it (``lead.models.vocabulary``).
+    """
+    if config.vocabulary_size:
+        if texts is None:
+            raise ValueError("vocabulary_size is set: build_scorer needs the texts to train the vocabulary on")
+        tokenizer = train_wordpiece(texts, config.vocabulary_size)
+    else:
+        tokenizer = load_tokenizer(config.name)
+
+    def new_encoder() -> nn.Module:
+        model = load_encoder(config.name, config.num_layers)
+        return adopt_vocabulary(model, tokenizer) if config.vocabulary_size else model
+
+    encoder = new_encoder()
     if config.kind == "de":
-        second = None if config.shared else load_encoder(config.name, config.num_layers)
-        return DualEncoder(config, tokenizer, encoder, second)
+        return DualEncoder(config, tokenizer, encoder, None if config.shared else new_encoder())
     head = SCORERS[config.kind].new_head(config, encoder.config.hidden_size)
     return SCORERS[config.kind](config, tokenizer, encoder, head)
 

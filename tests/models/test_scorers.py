@@ -396,3 +396,32 @@ def test_dual_encoder_scale_multiplies_final_and_per_layer_scores(tmp_path):
         a, b = plain.scores(batch, own=False, layers=[1]), scaled.scores(batch, own=False, layers=[1])
     torch.testing.assert_close(b.final, 20.0 * a.final)
     torch.testing.assert_close(b.layers, 20.0 * a.layers)
+
+
+def test_a_model_with_its_own_trained_vocabulary(tmp_path):
+    """vocabulary_size: a WordPiece vocabulary learnt from the given texts, new word embeddings, the
+    pretrained blocks kept; saved and loaded like any model."""
+    from lead.models.factory import build_scorer, load_scorer, save_scorer
+    from tests.helpers import tiny_bert_folder
+
+    folder = str(tiny_bert_folder(tmp_path / "tiny", layers=2, hidden=32))
+    texts = ["the physician from oslo enjoys stargazing", "a violinist in lima likes chess"] * 20
+    config = ScorerConfig(kind="de", name=folder, vocabulary_size=120, pooling="mean")
+    with pytest.raises(ValueError, match="needs the texts"):
+        build_scorer(config)
+    scorer = build_scorer(config, iter(texts))
+    vocab = scorer.tokenizer.get_vocab()
+    assert len(vocab) <= 120 and "physician" in vocab and "[unused0]" not in vocab
+    assert scorer.query_encoder.get_input_embeddings().num_embeddings == len(scorer.tokenizer)
+    reference = build_scorer(ScorerConfig(kind="de", name=folder))
+    kept = dict(reference.query_encoder.named_parameters())
+    for name, parameter in scorer.query_encoder.named_parameters():
+        if "word_embeddings" not in name:  # blocks and position embeddings are the pretrained ones
+            assert torch.equal(parameter, kept[name]), name
+    ids = scorer.tokenize_queries(["physician from oslo"])["input_ids"][0].tolist()
+    assert scorer.tokenizer.convert_ids_to_tokens(ids) == ["[CLS]", "physician", "from", "oslo", "[SEP]"]
+    save_scorer(scorer, tmp_path / "saved")
+    loaded = load_scorer(tmp_path / "saved")
+    assert loaded.tokenizer.get_vocab() == vocab
+    tokens = scorer.tokenize_queries(["a violinist"])
+    assert torch.allclose(loaded.eval().embed_queries(tokens), scorer.eval().embed_queries(tokens))
