@@ -205,6 +205,7 @@ class DistillConfig:
     teacher_weight: float = 1.0  # teacher contrastive NLL (joint training only)
     response_weight: float = 1.0  # final-score KL (both directions when the teacher is trained)
     layer_weight: float = 1.0  # layer-wise KL; 0 = response-only KD (no per-layer scores computed)
+    virt_weight: float = 0.0  # VIRT's token-interaction map term (baseline; needs one tokenizer, DE/ColBERT teacher)
     teacher_trainable: bool = True  # LEAD trains the teacher jointly; false = frozen (eval mode, no grad)
     teacher_lr: float | None = None  # the jointly trained teacher's peak LR; null = train.lr (the reference)
     detach_teacher_targets: bool = False  # stop gradients through the teacher's target distributions

@@ -142,8 +142,12 @@ class Scorer(nn.Module, abc.ABC):
         """This model's own input view of the batch (its tokenizer, markers and lengths)."""
 
     @abc.abstractmethod
-    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()) -> Encoded:
-        """Encode the batch, keeping what the per-layer scores of ``layers`` need and nothing more."""
+    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False) -> Encoded:
+        """Encode the batch, keeping what the per-layer scores of ``layers`` need and nothing more.
+
+        ``token_states`` also keeps the token vectors of ``layers`` in the plain view ``[CLS] text [SEP]``
+        (``token_layers`` [batch, k, seq, H] and ``token_mask``), for the VIRT baseline's interaction maps.
+        """
 
     @abc.abstractmethod
     def score(self, encoded: Encoded, own: bool) -> Scores:

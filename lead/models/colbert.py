@@ -98,7 +98,7 @@ class ColBERT(Scorer):
         return {**{f"q_{k}": v for k, v in q.items()}, **{f"p_{k}": v for k, v in p.items()}}
 
     # -- encoding ----------------------------------------------------------------------------------------
-    def _encode(self, tokens: dict[str, torch.Tensor], layers: Sequence[int]) -> dict[str, torch.Tensor]:
+    def _encode(self, tokens: dict[str, torch.Tensor], layers: Sequence[int], token_states: bool = False) -> dict[str, torch.Tensor]:
         tokens = self._to_device(tokens)
         score_mask = tokens.pop("score_mask", tokens["attention_mask"])
         output = self.encoder(**tokens, output_hidden_states=bool(layers))
@@ -109,6 +109,9 @@ class ColBERT(Scorer):
         if layers:
             stack = torch.stack([output.hidden_states[l] for l in layers], 1)  # [B, k, L, H]
             out["layers"] = F.normalize(stack, dim=-1) if self.config.normalize_layers else stack
+            if token_states:  # the plain view: drop the marker at position 1 -> [CLS] text [SEP] (+ [MASK]s)
+                keep = [0, *range(2, stack.shape[2])]
+                out["token_layers"], out["token_mask"] = stack[:, :, keep], tokens["attention_mask"][:, keep]
         return out
 
     def encode_queries(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -117,10 +120,10 @@ class ColBERT(Scorer):
     def encode_passages(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return self._encode(tokens, ())
 
-    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()) -> Encoded:
+    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False) -> Encoded:
         layers = self.check_layers(layers)
-        q = self._encode({k[2:]: v for k, v in tokens.items() if k.startswith("q_")}, layers)
-        p = self._encode({k[2:]: v for k, v in tokens.items() if k.startswith("p_")}, layers)
+        q = self._encode({k[2:]: v for k, v in tokens.items() if k.startswith("q_")}, layers, token_states)
+        p = self._encode({k[2:]: v for k, v in tokens.items() if k.startswith("p_")}, layers, token_states)
         return Encoded(q, p, group_size=len(p["tokens"]) // max(len(q["tokens"]), 1), layers=layers)
 
     def score(self, encoded: Encoded, own: bool) -> Scores:

@@ -59,7 +59,9 @@ class CrossEncoder(Scorer):
         cls = torch.stack([output.hidden_states[l][:, 0] for l in layers], 1)  # [N, k, H]
         return final, self.classifier(cls).squeeze(-1)
 
-    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()) -> Encoded:
+    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False) -> Encoded:
+        if token_states:
+            raise ValueError("a cross-encoder has no separate query and passage token states (VIRT needs a DE or ColBERT teacher)")
         layers = self.check_layers(layers)
         tokens = dict(tokens)
         group = int(tokens.pop("group_size"))

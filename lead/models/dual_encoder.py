@@ -72,15 +72,18 @@ class DualEncoder(Scorer):
         return {**{f"q_{k}": v for k, v in queries.items()}, **{f"p_{k}": v for k, v in passages.items()}}
 
     # -- encoding ----------------------------------------------------------------------------------------
-    def _embed(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()):
+    def _embed(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False):
         tokens = self._to_device(tokens)
         output = encoder(**tokens, output_hidden_states=bool(layers))
         mask = tokens["attention_mask"]
         final = self._normalise(pool(output.last_hidden_state, mask, self.config.pooling))
         if not layers:
-            return final, None
+            return final, {}
         per_layer = torch.stack([self._normalise(pool(output.hidden_states[l], mask, self.config.pooling)) for l in layers], 1)
-        return final, per_layer
+        kept = {"layers": per_layer}
+        if token_states:
+            kept.update(token_layers=torch.stack([output.hidden_states[l] for l in layers], 1), token_mask=mask)
+        return final, kept
 
     def _normalise(self, embeddings: torch.Tensor) -> torch.Tensor:
         return F.normalize(embeddings, dim=-1) if self.config.similarity == "cosine" else embeddings
@@ -91,14 +94,11 @@ class DualEncoder(Scorer):
     def embed_passages(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
         return self._embed(self.passage_encoder, tokens)[0]
 
-    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()) -> Encoded:
+    def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False) -> Encoded:
         layers = self.check_layers(layers)
-        q, q_layers = self._embed(self.query_encoder, _prefixed(tokens, "q_"), layers)
-        p, p_layers = self._embed(self.passage_encoder, _prefixed(tokens, "p_"), layers)
-        encoded = Encoded({"emb": q}, {"emb": p}, group_size=len(p) // max(len(q), 1), layers=layers)
-        if layers:
-            encoded.queries["layers"], encoded.passages["layers"] = q_layers, p_layers
-        return encoded
+        q, q_kept = self._embed(self.query_encoder, _prefixed(tokens, "q_"), layers, token_states)
+        p, p_kept = self._embed(self.passage_encoder, _prefixed(tokens, "p_"), layers, token_states)
+        return Encoded({"emb": q, **q_kept}, {"emb": p, **p_kept}, group_size=len(p) // max(len(q), 1), layers=layers)
 
     def score(self, encoded: Encoded, own: bool) -> Scores:
         scale = self.config.scale

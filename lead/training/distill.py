@@ -12,7 +12,8 @@ student tokenize the batch each their own way; they meet only in the [Q, C] scor
 are the batch's passages in one order, so their vocabularies and sizes may differ.
 
 Baselines are the same method with other params: response-only KD (layer_weight 0: no per-layer scores are
-computed), no re-weighting, last/skip selection, a frozen teacher.
+computed), no re-weighting, last/skip selection, a frozen teacher, and VIRT (virt_weight > 0: token-interaction
+maps of the selected layers, for a same-tokenizer DE or ColBERT teacher).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lead.config import DistillConfig
 from lead.losses.contrastive import contrastive_nll
 from lead.losses.layerwise import layerwise_kl
 from lead.losses.response import response_kl
+from lead.losses.virt import virt_loss
 from lead.models.base import Scorer, TextBatch
 from lead.training.layers import LayerSelector
 from lead.training.methods import candidate_scores, world_size
@@ -39,7 +41,14 @@ class Distill:
         self.own = candidates == "own" or not teacher.supports_in_batch
         self.config, self.teacher = config, teacher
         self.selector = None
-        if config.layer_weight > 0:
+        self.virt = config.virt_weight > 0
+        if self.virt:
+            if self.own or not teacher.supports_in_batch:
+                raise ValueError("distill.virt_weight: VIRT here needs a dual-encoder or ColBERT teacher with in-batch candidates")
+            if student.tokenizer.get_vocab() != teacher.tokenizer.get_vocab():
+                raise ValueError("distill.virt_weight: VIRT compares token positions, so student and teacher need one "
+                                 "tokenizer (LEAD's score-level terms do not)")
+        if config.layer_weight > 0 or self.virt:
             self.selector = LayerSelector(config.selection, config.layers, student.num_layers, teacher.num_layers,
                                           config.resample_every, seed, config.student_layers, config.teacher_layers)
         self.trainables = {"student": student}
@@ -55,10 +64,10 @@ class Distill:
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int):
         c = self.config
         pairs = self.selector.pairs(step) if self.selector is not None else None
-        student, _ = candidate_scores(models["student"], batch, self.own, pairs.student if pairs else ())
+        student, student_encoded = candidate_scores(models["student"], batch, self.own, pairs.student if pairs else (), self.virt)
         teacher_model = models.get("teacher", self.teacher)
         with contextlib.nullcontext() if c.teacher_trainable else torch.no_grad():
-            teacher, _ = candidate_scores(teacher_model, batch, self.own, pairs.teacher if pairs else ())
+            teacher, teacher_encoded = candidate_scores(teacher_model, batch, self.own, pairs.teacher if pairs else (), self.virt)
         targets = student.targets(self.own, batch.group_size)
 
         student_nll = contrastive_nll(student.final, targets)
@@ -70,7 +79,14 @@ class Distill:
             teacher_nll = contrastive_nll(teacher.final, targets)
             total = total + c.teacher_weight * teacher_nll
             terms.update(teacher_nll=teacher_nll.item(), response_kl_reverse=reverse.item())
-        if pairs is not None:
+        if self.virt:
+            s_enc, t_enc = student_encoded, teacher_encoded
+            virt = virt_loss(s_enc.queries["token_layers"], s_enc.queries["token_mask"], s_enc.passages["token_layers"],
+                             s_enc.passages["token_mask"], t_enc.queries["token_layers"], t_enc.queries["token_mask"],
+                             t_enc.passages["token_layers"], t_enc.passages["token_mask"])
+            total = total + c.virt_weight * virt
+            terms["virt"] = virt.item()
+        if pairs is not None and c.layer_weight > 0:
             layer_loss, weights, kls = layerwise_kl(student.layers, teacher.layers, targets, c.temperature,
                                                     c.layer_temperature, c.reweight, c.detach_teacher_targets)
             total = total + c.layer_weight * layer_loss

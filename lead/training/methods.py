@@ -22,14 +22,14 @@ def world_size() -> int:
     return torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
 
 
-def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=()) -> tuple[Scores, Encoded]:
+def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=(), token_states: bool = False) -> tuple[Scores, Encoded]:
     """One forward of ``model`` (DDP-wrapped or not) and its scores over the candidate set.
 
     In-batch mode gathers the encodings of every rank first, so each query is scored against every passage
     of the global batch; own mode scores each query's own group locally.
     """
     scorer: Scorer = unwrap(model)
-    encoded = model(scorer.tokenize(batch), layers=layers)
+    encoded = model(scorer.tokenize(batch), layers=layers, token_states=token_states)
     if not own:
         encoded = gather_encoded(encoded)
     return scorer.score(encoded, own=own), encoded

@@ -93,7 +93,7 @@ def test_response_only_kd_computes_no_layer_scores(setup, monkeypatch):
     asked = []
     for model in (student, teacher):
         original = model.forward
-        monkeypatch.setattr(model, "forward", lambda tokens, layers=(), original=original: asked.append(tuple(layers)) or original(tokens, layers))
+        monkeypatch.setattr(model, "forward", lambda tokens, layers=(), token_states=False, original=original: asked.append(tuple(layers)) or original(tokens, layers, token_states))
     method = Distill(student, teacher, DistillConfig(student="s", teacher="t", layer_weight=0.0))
     _, terms = run(method, batch(setup))
     assert method.selector is None and asked == [(), ()]
@@ -155,3 +155,13 @@ def test_the_jointly_trained_teacher_gets_its_own_learning_rate(setup, tmp_path)
     train = TrainConfig(steps=1, lr=1e-3, warmup_ratio=0.0)
     trainer = Trainer(method, BatchSampler(examples, store, 3, 2, seed=4), train, tmp_path / "o", tmp_path / "c", tmp_path / "l")
     assert {g["name"]: g["lr"] for g in trainer.optimizer.param_groups} == {"student": 1e-3, "teacher": 1e-5}
+
+
+def test_virt_adds_its_term_to_the_total(setup):
+    _, _, folders = setup
+    config = DistillConfig(student="s", teacher="t", layers=1, layer_weight=0.0, virt_weight=2.0)
+    method = Distill(scorer(folders, "student"), scorer(folders, "teacher", "colbert"), config)
+    loss, terms = run(method, batch(setup))
+    assert terms["virt"] > 0 and "layer_loss" not in terms
+    expected = terms["student_nll"] + terms["teacher_nll"] + terms["response_kl"] + terms["response_kl_reverse"] + 2.0 * terms["virt"]
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
