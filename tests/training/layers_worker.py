@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch.distributed as dist
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lead.training.distributed import init_distributed  # noqa: E402
@@ -23,6 +25,8 @@ def main() -> None:
     selector = LayerSelector("random", 2, 6, 12, resample_every=3, seed=100 + info.rank)
     pairs = [[list(p.student), list(p.teacher)] for p in map(selector.pairs, range(30))]
     (args.out / f"rank{info.rank}.json").write_text(json.dumps(pairs))
+    dist.barrier()  # no rank leaves while another may still be reading the last broadcast
+    dist.destroy_process_group()
 
 
 if __name__ == "__main__":

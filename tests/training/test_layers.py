@@ -72,8 +72,9 @@ def test_two_ddp_ranks_draw_the_same_layers(tmp_path):
     if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
         pytest.skip("this torch build has no torch.distributed with the gloo backend")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
-                    "--out", str(tmp_path)], check=True, env=env, timeout=240, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
+                           "--out", str(tmp_path)], env=env, timeout=240, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0] == ranks[1]
     single = LayerSelector("random", 2, 6, 12, resample_every=3, seed=100)  # rank 0's seed
