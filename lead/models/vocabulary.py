@@ -23,8 +23,9 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int):
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertTokenizerFast
 
-    if vocab_size < len(SPECIALS) + 26:
-        raise ValueError(f"vocabulary_size={vocab_size} is too small for a WordPiece vocabulary (use at least 100)")
+    smallest = len(SPECIALS) + 26  # the specials and one entry per letter
+    if vocab_size < smallest:
+        raise ValueError(f"vocabulary_size={vocab_size} is too small for a WordPiece vocabulary (at least {smallest})")
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

@@ -43,7 +43,7 @@ class Distill:
         self.selector = None
         self.virt = config.virt_weight > 0
         if self.virt:
-            if self.own or not teacher.supports_in_batch:
+            if self.own:
                 raise ValueError("distill.virt_weight: VIRT here needs a dual-encoder or ColBERT teacher with in-batch candidates")
             if student.tokenizer.get_vocab() != teacher.tokenizer.get_vocab():
                 raise ValueError("distill.virt_weight: VIRT compares token positions, so student and teacher need one "
