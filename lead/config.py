@@ -169,6 +169,27 @@ class MineConfig:
 
 
 @dataclass
+class DivideConfig:
+    """PROD's data division (spec B.9; lead/retrieval/division.py): the student's top ``depth`` training
+    retrieval re-ranked by the teacher; the kept queries get the student's top ``keep`` non-positives."""
+
+    student: str = ""  # model folders
+    teacher: str = ""
+    depth: int = 200  # PROD: 200
+    keep: int = 100
+    rule: Literal["marco", "nq"] = "marco"
+    student_min: int = 1  # marco: keep iff student_min <= r_S <= student_max and r_T <= teacher_max (0-based)
+    student_max: int = 14
+    teacher_max: int = 0  # nq: keep iff r_T < r_S and r_T <= teacher_max (PROD: 14)
+
+    def __post_init__(self):
+        if not 1 <= self.keep <= self.depth:
+            raise ValueError(f"keep must be between 1 and depth ({self.depth}), got {self.keep}")
+        if self.student_max >= self.depth:
+            raise ValueError(f"student_max ({self.student_max}) must be below depth ({self.depth}): ranks are 0-based")
+
+
+@dataclass
 class EvalConfig:
     split: Literal["train", "dev", "test"] = "test"
     depth: int = 1000
@@ -184,10 +205,12 @@ class EvalConfig:
 
 @dataclass
 class DistillConfig:
-    """One LEAD run: a student distilled from a teacher (spec A.6). The defaults reproduce LEAD.
+    """One distillation run: a student distilled from a teacher. The defaults reproduce LEAD (spec A.6).
 
-    ``distill`` in params.yaml holds the defaults of every run; ``distill_runs.<name>`` names the run's
+    ``distill`` in params.yaml holds the defaults of every LEAD run; ``distill_runs.<name>`` names the run's
     student and teacher and overrides any other key (a baseline is such an override, e.g. layer_weight: 0).
+    A PROD step (spec B.7-B.9) is the same config with PROD's values: a frozen teacher, kd: softmax, T = 4,
+    weights 0.1 / 0.9, no layer term, LwF (params ``prod`` and ``prod_steps``).
     """
 
     student: str = ""  # model folder (a warm-up output), set per run
@@ -209,6 +232,11 @@ class DistillConfig:
     teacher_trainable: bool = True  # LEAD trains the teacher jointly; false = frozen (eval mode, no grad)
     teacher_lr: float | None = None  # the jointly trained teacher's peak LR; null = train.lr (the reference)
     detach_teacher_targets: bool = False  # stop gradients through the teacher's target distributions
+    kd: Literal["lead", "softmax", "logit", "dkd", "prob"] = "lead"  # response term: LEAD's KL, or PROD's KD variants
+    dkd_alpha: float = 1.0  # kd: dkd, weight of the target-class term (TCKD)
+    dkd_beta: float = 8.0  # kd: dkd, weight of the non-target term (NCKD)
+    lwf_weight: float = 0.0  # PROD's LwF: KD to a frozen copy of the student as it entered the run
+    epochs: float | None = None  # passes over train_file; sets the run's steps from the file's size
     train: dict[str, Any] = field(default_factory=dict)  # overrides of the train: section
 
     def __post_init__(self):
@@ -217,6 +245,11 @@ class DistillConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.resample_every < 1:
             raise ValueError(f"resample_every must be >= 1, got {self.resample_every}")
+        for name in ("lwf_weight", "dkd_alpha", "dkd_beta"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"epochs must be > 0 (or null for train.steps), got {self.epochs}")
 
 
 @dataclass
@@ -230,6 +263,10 @@ class Params:
     mine: MineConfig = field(default_factory=MineConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)  # defaults of every distill@<name> run
     distill_runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of distill
+    prod: DistillConfig = field(default_factory=DistillConfig)  # defaults of every prod@<name> step (PROD's values)
+    prod_steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of prod, ladder order
+    flash: dict[str, str] = field(default_factory=dict)  # flash@<name>: the model folder that re-mines negatives
+    divide: DivideConfig = field(default_factory=DivideConfig)
 
     def __post_init__(self):
         for name, run in self.warmup.items():
@@ -237,12 +274,16 @@ class Params:
                 raise ValueError(f"warmup.{name}.init: {run.init!r} is not a key of models ({', '.join(self.models)})")
         for name in self.distill_runs:
             self.distill_run(name)  # every run's keys and values are checked when params.yaml is read
+        for name in self.prod_steps:
+            self.distill_run(name, "prod")
 
-    def distill_run(self, name: str) -> tuple[DistillConfig, TrainConfig]:
-        """Run ``name`` of distill_runs: the distill defaults with its overrides, and its train config."""
-        key = f"distill_runs.{name}"
-        overrides = self.distill_runs[name] or {}
-        merged = {**dataclasses.asdict(self.distill), **overrides, "train": {**self.distill.train, **overrides.get("train", {})}}
+    def distill_run(self, name: str, section: Literal["distill", "prod"] = "distill") -> tuple[DistillConfig, TrainConfig]:
+        """Run ``name`` of distill_runs (or prod_steps): the section's defaults with its overrides, and its
+        train config."""
+        runs, defaults = (self.distill_runs, self.distill) if section == "distill" else (self.prod_steps, self.prod)
+        key = f"{'distill_runs' if section == 'distill' else 'prod_steps'}.{name}"
+        overrides = runs[name] or {}
+        merged = {**dataclasses.asdict(defaults), **overrides, "train": {**defaults.train, **overrides.get("train", {})}}
         config = parse(DistillConfig, merged, key)
         for role in ("student", "teacher"):
             if not getattr(config, role):

@@ -8,10 +8,13 @@ from lead.config import Params, load_params
 from lead.logs import setup_logging
 
 
-def stage_args(doc: str, *positional: str, argv: list[str] | None = None) -> tuple[argparse.Namespace, Params]:
+def stage_args(doc: str, *positional: str, argv: list[str] | None = None,
+               optional: tuple[str, ...] = ()) -> tuple[argparse.Namespace, Params]:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     for name in positional:
         parser.add_argument(name)
+    for name in optional:
+        parser.add_argument(name, nargs="?")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     setup_logging()

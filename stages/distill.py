@@ -12,9 +12,11 @@ the teacher is trained jointly).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+import math
+from dataclasses import asdict, replace
 
 from lead.data.examples import BatchSampler, PassageStore, read_training_file
+from lead.config import Params
 from lead.io import fingerprint
 from lead.models.factory import load_scorer
 from lead.seeding import seed_everything
@@ -28,21 +30,31 @@ log = logging.getLogger("stages.distill")
 
 def main(argv: list[str] | None = None) -> None:
     args, params = stage_args(__doc__, "name", argv=argv)
-    pick(params.distill_runs, args.name, "distill_runs", args.params)
-    config, train = params.distill_run(args.name)
+    run(params, args.name, "distill", args.params)
+
+
+def run(params: Params, name: str, section: str, params_file: str) -> None:
+    """Train run ``name`` of distill_runs (section distill) or prod_steps (section prod)."""
+    runs = params.distill_runs if section == "distill" else params.prod_steps
+    pick(runs, name, "distill_runs" if section == "distill" else "prod_steps", params_file)
+    config, train = params.distill_run(name, section)
+    where = name if section == "distill" else f"prod/{name}"
     dist = init_distributed()
     seed_everything(train.seed)
     student, teacher = load_scorer(config.student), load_scorer(config.teacher)
     method = Distill(student, teacher, config, train.candidates, seed=train.seed)
     examples = list(read_training_file(config.train_file))
+    if config.epochs is not None:  # passes over the file: one step takes batch_queries x world x grad_accum queries
+        per_step = train.batch_queries * dist.world_size * train.grad_accum
+        train = replace(train, steps=max(1, math.ceil(config.epochs * len(examples) / per_step)))
     sampler = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), train.batch_queries,
                            train.negatives, train.negative_sampling, train.seed, dist.world_size)
-    log.info("distill %s: %s student (%d layers) from %s %s teacher (%d layers, %s), %s candidates, %d steps",
-             args.name, config.student, student.num_layers, "trained" if config.teacher_trainable else "frozen",
-             teacher.kind, teacher.num_layers, config.teacher, "own" if method.own else "in-batch", train.steps)
+    log.info("%s %s: %s student (%d layers) from %s %s teacher (%d layers, %s), %s candidates, %d steps on %d queries",
+             section, name, config.student, student.num_layers, "trained" if config.teacher_trainable else "frozen",
+             teacher.kind, teacher.num_layers, config.teacher, "own" if method.own else "in-batch", train.steps, len(examples))
     inputs = fingerprint(config.student, config.teacher, config.train_file, extra={"train": asdict(train), "distill": asdict(config)})
-    Trainer(method, sampler, train, out=f"models/{args.name}", checkpoints=f"checkpoints/distill-{args.name}",
-            logs=f"logs/{args.name}", dist=dist, fingerprint=inputs, subfolders=True).train()
+    Trainer(method, sampler, train, out=f"models/{where}", checkpoints=f"checkpoints/{section}-{name}",
+            logs=f"logs/{where}", dist=dist, fingerprint=inputs, subfolders=True).train()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Stage mine: hard negatives for every training query from a trained dual encoder (params mine).
+"""Stage mine, and flash@<name>: hard negatives for every training query from a trained dual encoder.
 
-    python -m stages.mine
+    python -m stages.mine              # mine: the model mine.model -> data/mined/train.jsonl
+    python -m stages.mine <name>       # flash@<name> (PROD's negative refresh): the model flash.<name>
+                                       #   -> data/flash/<name>/train.jsonl
 
-Retrieves the top mine.depth passages, removes every positive, keeps the top mine.keep in rank order and
-writes data/mined/train.jsonl.
+Retrieves the top mine.depth passages, removes every positive, keeps the top mine.keep in rank order.
 """
 
 from __future__ import annotations
@@ -15,22 +16,27 @@ from lead.data.prepared import PreparedData
 from lead.models.dual_encoder import DualEncoder
 from lead.models.factory import load_scorer
 from lead.retrieval.mining import mine_negatives
-from stages.common import stage_args
+from stages.common import pick, stage_args
 
 log = logging.getLogger("stages.mine")
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, params = stage_args(__doc__, argv=argv)
-    model = load_scorer(f"models/{params.mine.model}")
+    args, params = stage_args(__doc__, argv=argv, optional=("name",))
+    if args.name is None:
+        folder, key, out = f"models/{params.mine.model}", "mine.model", "data/mined/train.jsonl"
+    else:
+        folder = pick(params.flash, args.name, "flash", args.params)
+        key, out = f"flash.{args.name}", f"data/flash/{args.name}/train.jsonl"
+    model = load_scorer(folder)
     if not isinstance(model, DualEncoder):
-        raise SystemExit(f"{args.params}: mine.model: {params.mine.model} is a {model.kind} model; mining needs a dual encoder")
+        raise SystemExit(f"{args.params}: {key}: {folder} is a {model.kind} model; mining needs a dual encoder")
     examples = list(read_training_file("data/prepared/train.jsonl"))
     mined = mine_negatives(model, PreparedData("data/prepared"), examples, params.mine.depth, params.mine.keep,
                            params.eval.batch_size)
-    write_training_file("data/mined/train.jsonl", mined)
-    log.info("mined %d of %d training queries, %.1f negatives each", len(mined), len(examples),
-             sum(len(e.negatives) for e in mined) / max(len(mined), 1))
+    write_training_file(out, mined)
+    log.info("mined with %s: %d of %d training queries, %.1f negatives each -> %s", folder, len(mined), len(examples),
+             sum(len(e.negatives) for e in mined) / max(len(mined), 1), out)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import yaml
 
 from lead.data.examples import read_training_file
 from lead.evaluation.runs import read_trec_run
-from stages import distill, evaluate, init, mine, prepare, rerank, warmup
+from stages import distill, divide, evaluate, init, mine, prepare, prod, rerank, warmup
 from tests.helpers import tiny_bert_folder
 
 
@@ -75,6 +75,50 @@ def test_the_pipeline_runs_stage_by_stage(project):
     for name in ("loss", "student_nll", "teacher_nll", "response_kl", "response_kl_reverse", "layer_loss"):
         assert len((curves / f"{name}.tsv").read_text().splitlines()) == 3, name  # header + steps 2 and 4
     assert list((curves / "lambda").glob("teacher_layer*.tsv")) and list((curves / "layer_kl").glob("teacher_layer*.tsv"))
+
+
+def test_the_prod_ladder_runs_step_by_step(project):
+    """TPD with a DE teacher, a flash re-mine with its student, TPD with a cross-encoder teacher and LwF, the
+    division, and DPD for one epoch over the divided set (descend negatives)."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["prod"] = {"kd": "softmax", "temperature": 4.0, "student_weight": 0.1, "response_weight": 0.9,
+                      "layer_weight": 0.0, "teacher_trainable": False, "lwf_weight": 1.0, "train": {"steps": 2}}
+    params["prod_steps"] = {
+        "tpd1": {"student": "models/init/de", "teacher": "models/miner", "train_file": "data/mined/train.jsonl", "lwf_weight": 0.0},
+        "tpd2": {"student": "models/prod/tpd1/student", "teacher": "models/ce", "train_file": "data/flash/tpd1/train.jsonl",
+                 "train": {"candidates": "own"}},
+        "dpd": {"student": "models/prod/tpd2/student", "teacher": "models/ce", "train_file": "data/divided/train.jsonl",
+                "epochs": 1, "train": {"candidates": "own", "negative_sampling": "descend"}},
+    }
+    params["flash"] = {"tpd1": "models/prod/tpd1/student"}
+    # every positive is inside the top 100 of 101 passages, so this rule keeps every training query
+    params["divide"] = {"student": "models/prod/tpd2/student", "teacher": "models/ce", "depth": 100, "keep": 5,
+                        "student_min": 0, "student_max": 99, "teacher_max": 99}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    prepare.main([])
+    init.main([])
+    warmup.main(["miner"])
+    mine.main([])
+    warmup.main(["ce"])
+
+    prod.main(["tpd1"])
+    assert (project / "models/prod/tpd1/student/scorer.json").exists() and not (project / "models/prod/tpd1/teacher").exists()
+    mine.main(["tpd1"])
+    flashed = list(read_training_file(project / "data/flash/tpd1/train.jsonl"))
+    assert len(flashed) == 12 and all(len(e.negatives) == 10 and not set(e.negatives) & set(e.positives) for e in flashed)
+    prod.main(["tpd2"])
+    curves = project / "logs/prod/tpd2/plots/metrics/train"
+    assert (curves / "lwf.tsv").exists() and (curves / "kd_softmax.tsv").exists() and not (curves / "layer_loss.tsv").exists()
+
+    divide.main([])
+    divided = list(read_training_file(project / "data/divided/train.jsonl"))
+    stats = json.loads((project / "data/divided/division.json").read_text())
+    assert stats["kept"] == len(divided) == 12 and stats["queries"] == 12
+    assert all(len(e.negatives) == 5 and not set(e.negatives) & set(e.positives) for e in divided)
+    prod.main(["dpd"])  # 1 epoch of 12 queries at 4 a step: 3 steps
+    assert (project / "models/prod/dpd/student/scorer.json").exists()
+    steps = (project / "logs/prod/dpd/plots/metrics/train/loss.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in steps[1:]] == ["2", "3"]  # every 2 steps and the last
 
 
 def test_evaluate_is_deterministic(project):

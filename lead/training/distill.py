@@ -1,10 +1,15 @@
-"""LEAD as a training method: a student and a teacher score the same candidates; losses tie them together.
+"""LEAD and PROD as one training method: a student and a teacher score the same candidates; losses tie them.
 
-Per batch (spec A.6; every weight a ``distill`` param):
+Per batch (spec A.6 and B.7-B.8; every weight a ``distill`` param):
 
     loss = w_S NLL(student) + w_T NLL(teacher)                      # the teacher's only when it is trained
-         + w_resp [KL(P_tau(teacher) || P(student)) + KL(P_tau(student) || P(teacher))]
+         + w_resp KD(student, teacher)
          + w_layer sum_i lambda_i KL(P_tau(teacher layer t_i) || P(student layer u_i))
+         + w_lwf KD(student, the student as it entered the run)    # PROD's LwF, a frozen copy
+
+KD is ``distill.kd``: ``lead`` = KL(P_tau(teacher) || P(student)) + KL(P_tau(student) || P(teacher)) (the
+reverse term only when the teacher is trained); ``softmax`` / ``logit`` / ``dkd`` / ``prob`` = PROD's variants
+(lead/losses/kd.py). LwF uses the same KD form, over the same candidates as the teacher's term.
 
 Candidates: global in-batch (gathered across ranks) for dual-encoder and ColBERT teachers; each query's own
 group for a cross-encoder teacher, and then the student's losses use the same restricted set. Teacher and
@@ -19,12 +24,15 @@ maps of the selected layers, for a same-tokenizer DE or ColBERT teacher).
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import torch
 from torch import nn
 
 from lead.config import DistillConfig
 from lead.losses.contrastive import contrastive_nll
+from lead.losses.kd import kd_loss
+from lead.losses.kl import kl_divergence
 from lead.losses.layerwise import layerwise_kl
 from lead.losses.response import response_kl
 from lead.losses.virt import virt_loss
@@ -60,6 +68,16 @@ class Distill:
                 self.learning_rates["teacher"] = config.teacher_lr
         else:
             self.frozen["teacher"] = teacher
+        if config.lwf_weight > 0:
+            # A copy made before the Trainer resumes anything: always the student this run started from.
+            self.frozen["entry_student"] = copy.deepcopy(student).requires_grad_(False)
+
+    def _kd(self, student: torch.Tensor, target: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """One direction of the response term: the student's scores pulled towards ``target``'s."""
+        c = self.config
+        if c.kd == "lead":
+            return kl_divergence(target, student, target_temperature=c.temperature)
+        return kd_loss(c.kd, student, target, targets, c.temperature, c.dkd_alpha, c.dkd_beta)
 
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int):
         c = self.config
@@ -71,14 +89,28 @@ class Distill:
         targets = student.targets(self.own, batch.group_size)
 
         student_nll = contrastive_nll(student.final, targets)
-        forward, reverse = response_kl(student.final, teacher.final, c.temperature, reverse=c.teacher_trainable,
-                                       detach_teacher_targets=c.detach_teacher_targets)
-        total = c.student_weight * student_nll + c.response_weight * (forward + reverse)
-        terms = {"student_nll": student_nll.item(), "response_kl": forward.item()}
+        if c.kd == "lead":  # both directions; the reverse is a zero tensor unless the teacher is trained
+            forward, reverse = response_kl(student.final, teacher.final, c.temperature, reverse=c.teacher_trainable,
+                                           detach_teacher_targets=c.detach_teacher_targets)
+            total = c.student_weight * student_nll + c.response_weight * (forward + reverse)
+            terms = {"student_nll": student_nll.item(), "response_kl": forward.item()}
+        else:
+            target = teacher.final.detach() if c.detach_teacher_targets else teacher.final
+            kd = self._kd(student.final, target, targets)
+            total = c.student_weight * student_nll + c.response_weight * kd
+            terms = {"student_nll": student_nll.item(), f"kd_{c.kd}": kd.item()}
         if c.teacher_trainable:
             teacher_nll = contrastive_nll(teacher.final, targets)
             total = total + c.teacher_weight * teacher_nll
-            terms.update(teacher_nll=teacher_nll.item(), response_kl_reverse=reverse.item())
+            terms["teacher_nll"] = teacher_nll.item()
+            if c.kd == "lead":
+                terms["response_kl_reverse"] = reverse.item()
+        if c.lwf_weight > 0:
+            with torch.no_grad():
+                entry, _ = candidate_scores(self.frozen["entry_student"], batch, self.own)
+            lwf = self._kd(student.final, entry.final, targets)
+            total = total + c.lwf_weight * lwf
+            terms["lwf"] = lwf.item()
         if self.virt:
             s_enc, t_enc = student_encoded, teacher_encoded
             virt = virt_loss(s_enc.queries["token_layers"], s_enc.queries["token_mask"], s_enc.passages["token_layers"],

@@ -14,6 +14,7 @@ from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import SyntheticConfig
 from lead.losses.contrastive import contrastive_nll
+from lead.losses.kd import kd_loss, kd_softmax
 from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
 from lead.training.distill import Distill
@@ -165,3 +166,45 @@ def test_virt_adds_its_term_to_the_total(setup):
     assert terms["virt"] > 0 and "layer_loss" not in terms
     expected = terms["student_nll"] + terms["teacher_nll"] + terms["response_kl"] + terms["response_kl_reverse"] + 2.0 * terms["virt"]
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_prod_step_is_nll_plus_tempered_kd_plus_lwf(setup):
+    """PROD's TPD loss with a frozen cross-encoder teacher: 0.1 NLL + 0.9 KD_softmax(T=4) + 1.0 LwF, over each
+    query's own candidates; LwF is zero while the student still equals its entry copy, positive once it moved."""
+    _, _, folders = setup
+    config = DistillConfig(student="s", teacher="t", kd="softmax", temperature=4.0, student_weight=0.1,
+                           response_weight=0.9, layer_weight=0.0, teacher_trainable=False, lwf_weight=1.0)
+    student, teacher = scorer(folders, "student"), scorer(folders, "teacher", "ce")
+    method = Distill(student, teacher, config)
+    assert method.own and set(method.frozen) == {"teacher", "entry_student"}
+    b = batch(setup, group=4)
+    loss, terms = run(method, b)
+    assert set(terms) == {"student_nll", "kd_softmax", "lwf", "loss"}
+    with torch.no_grad():
+        s, t = student.scores(b, own=True).final, teacher.scores(b, own=True).final
+    assert s.shape == (3, 4)
+    assert terms["kd_softmax"] == pytest.approx(kd_softmax(s, t, 4.0).item(), rel=1e-5)
+    assert terms["lwf"] == pytest.approx(0.0, abs=1e-6)
+    assert loss.item() == pytest.approx(0.1 * terms["student_nll"] + 0.9 * terms["kd_softmax"], rel=1e-5)
+
+    with torch.no_grad():  # the student moves; its entry copy must not
+        for p in student.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    loss, terms = run(method, b)
+    with torch.no_grad():
+        moved, entry = student.scores(b, own=True).final, method.frozen["entry_student"].scores(b, own=True).final
+    assert terms["lwf"] > 0 and terms["lwf"] == pytest.approx(kd_softmax(moved, entry, 4.0).item(), rel=1e-5)
+    expected = 0.1 * terms["student_nll"] + 0.9 * terms["kd_softmax"] + terms["lwf"]
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["logit", "dkd", "prob"])
+def test_every_kd_variant_is_a_param_of_the_same_path(setup, kind):
+    _, _, folders = setup
+    config = DistillConfig(student="s", teacher="t", kd=kind, temperature=2.0, layer_weight=0.0, teacher_trainable=False)
+    student, teacher = scorer(folders, "student"), scorer(folders, "teacher")
+    b = batch(setup)
+    _, terms = run(Distill(student, teacher, config), b)
+    with torch.no_grad():
+        s, t = student.scores(b, own=False).final, teacher.scores(b, own=False).final
+    assert terms[f"kd_{kind}"] == pytest.approx(kd_loss(kind, s, t, torch.tensor([0, 3, 6]), 2.0).item(), rel=1e-5)

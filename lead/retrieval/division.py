@@ -1,0 +1,110 @@
+"""PROD's data division (spec B.9): keep the training queries where the teacher is right and the student close.
+
+Inputs per training query: the student's ranked list (its top-``depth`` retrieval) and the teacher's
+re-ranking of exactly those candidates, both best first, and the query's judged positives. ``r`` is the
+0-based rank of the first positive in a list (None when no positive was retrieved).
+
+- ``marco`` (MS MARCO passage and document): keep iff student_min <= r_S <= student_max and r_T <= teacher_max
+  (PROD: 1 <= r_S <= 14 and r_T = 0: the student puts the first positive 2nd-15th, the teacher 1st). A
+  query without a retrieved positive is skipped.
+- ``nq`` (PROD's Natural Questions rule): keep iff r_T < r_S and r_T <= teacher_max, with a missing positive
+  counting as rank infinity (PROD: teacher_max = 14, the teacher's hit in its top-15 and strictly above the
+  student's).
+
+``divide_training_set`` runs the whole step on a prepared collection (the divide stage).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+from lead.config import DivideConfig, EvalConfig
+from lead.data.examples import PassageStore, QueryExample
+from lead.data.prepared import PreparedData
+from lead.data.records import Query, Run
+from lead.evaluation.dense import retrieve
+from lead.evaluation.runs import ranked
+from lead.models.base import Scorer
+from lead.models.dual_encoder import DualEncoder
+from lead.retrieval.mining import remove_positives, rerank
+
+
+@dataclass(frozen=True)
+class DivisionRule:
+    kind: Literal["marco", "nq"] = "marco"
+    student_min: int = 1
+    student_max: int = 14
+    teacher_max: int = 0
+
+    def __post_init__(self):
+        if self.kind not in ("marco", "nq"):
+            raise ValueError(f"division rule must be marco or nq, got {self.kind!r}")
+        if not 0 <= self.student_min <= self.student_max or self.teacher_max < 0:
+            raise ValueError(f"division ranks must satisfy 0 <= student_min <= student_max and teacher_max >= 0, got {self}")
+
+    def keep(self, student_rank: int | None, teacher_rank: int | None) -> bool:
+        if self.kind == "marco":
+            if student_rank is None or teacher_rank is None:
+                return False
+            return self.student_min <= student_rank <= self.student_max and teacher_rank <= self.teacher_max
+        r_s = math.inf if student_rank is None else student_rank
+        r_t = math.inf if teacher_rank is None else teacher_rank
+        return r_t < r_s and r_t <= self.teacher_max
+
+
+def first_positive_rank(ranking: Sequence[str], positives: Iterable[str]) -> int | None:
+    """0-based rank of the first positive in ``ranking``, or None."""
+    positives = set(positives)
+    return next((rank for rank, pid in enumerate(ranking) if pid in positives), None)
+
+
+def ranked_lists(run: Run) -> dict[str, list[str]]:
+    """Each query's pids best first, in trec_eval's order: score descending, equal scores by pid descending (so
+    a tie between a positive and a negative is decided by the ids, the same way the evaluation decides it)."""
+    return {qid: [pid for pid, _ in ranked(scores)] for qid, scores in run.items()}
+
+
+def divide(student_lists: dict[str, Sequence[str]], teacher_lists: dict[str, Sequence[str]],
+           positives: dict[str, Iterable[str]], rule: DivisionRule) -> list[str]:
+    """The query ids kept by ``rule``, in ``student_lists`` order; queries missing from either list are skipped."""
+    kept = []
+    for qid, student_list in student_lists.items():
+        if qid not in teacher_lists or qid not in positives:
+            continue
+        judged = set(positives[qid])
+        if rule.keep(first_positive_rank(student_list, judged), first_positive_rank(teacher_lists[qid], judged)):
+            kept.append(qid)
+    return kept
+
+
+def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedData, examples: list[QueryExample],
+                        config: DivideConfig, batch_size: int = 64) -> tuple[list[QueryExample], dict]:
+    """The divided training set and its statistics.
+
+    The student retrieves its top ``config.depth`` for every training query; the teacher re-ranks exactly
+    those candidates; the rule keeps queries; each kept query's negatives are the student's top
+    ``config.keep`` non-positives in rank order (for ``negative_sampling: descend``).
+    """
+    queries = [Query(e.qid, e.query) for e in examples]
+    student_run, _ = retrieve(student, data, queries, EvalConfig(depth=config.depth, batch_size=batch_size))
+    student_lists = ranked_lists(student_run)
+    teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in examples}, student_lists,
+                                        PassageStore(data.folder / "collection.tsv"), batch_size))
+    positives = {e.qid: e.positives for e in examples}
+    rule = DivisionRule(config.rule, config.student_min, config.student_max, config.teacher_max)
+    kept = set(divide(student_lists, teacher_lists, positives, rule))
+    divided = [QueryExample(e.qid, e.query, e.positives, remove_positives(student_lists[e.qid], e.positives, config.keep))
+               for e in examples if e.qid in kept]
+    student_ranks = [first_positive_rank(student_lists.get(e.qid, []), e.positives) for e in examples]
+    teacher_ranks = [first_positive_rank(teacher_lists.get(e.qid, []), e.positives) for e in examples]
+    stats = {
+        "queries": len(examples), "kept": len(divided),
+        "no_positive_retrieved": sum(r is None for r in student_ranks),
+        "student_first": sum(r == 0 for r in student_ranks),
+        "teacher_first": sum(r == 0 for r in teacher_ranks),
+        "rule": dataclasses.asdict(rule), "depth": config.depth,
+    }
+    return divided, stats

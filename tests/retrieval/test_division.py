@@ -1,0 +1,65 @@
+"""PROD's data division on a worked example and its edge cases (spec B.9)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lead.retrieval.division import DivisionRule, divide, first_positive_rank, ranked_lists
+
+MARCO = DivisionRule()  # keep iff 1 <= r_S <= 14 and r_T == 0
+NQ = DivisionRule(kind="nq", teacher_max=14)  # keep iff r_T < r_S and r_T <= 14
+
+
+def test_first_positive_rank():
+    assert first_positive_rank(["a", "b", "c"], {"c", "b"}) == 1
+    assert first_positive_rank(["a", "b"], {"z"}) is None
+    assert first_positive_rank([], {"a"}) is None
+
+
+def test_worked_example():
+    positives = {"q1": ["p"], "q2": ["p"], "q3": ["p"], "q4": ["p"], "q5": ["p"], "q6": ["p", "p2"]}
+    negatives = [f"n{i}" for i in range(20)]
+    student = {
+        "q1": negatives[:3] + ["p"],          # r_S = 3
+        "q2": ["p"] + negatives[:5],          # r_S = 0: positive first for the student too
+        "q3": negatives[:14] + ["p"],         # r_S = 14: the last rank kept
+        "q4": negatives[:15] + ["p"],         # r_S = 15: too far
+        "q5": negatives[:10],                 # no positive retrieved
+        "q6": ["n1", "p2", "p"],              # r_S = 1 through the second positive
+    }
+    teacher = {
+        "q1": ["p"] + negatives[:3],          # r_T = 0
+        "q2": ["p"] + negatives[:5],          # r_T = 0
+        "q3": ["p"] + negatives[:14],         # r_T = 0
+        "q4": ["p"] + negatives[:15],         # r_T = 0
+        "q5": negatives[:10],                 # none
+        "q6": ["p", "n1", "p2"],              # r_T = 0
+    }
+    assert divide(student, teacher, positives, MARCO) == ["q1", "q3", "q6"]
+    # nq: the teacher strictly above the student and in its top 15; a missing positive is rank infinity
+    assert divide(student, teacher, positives, NQ) == ["q1", "q3", "q4", "q6"]
+    assert divide(student, {"q1": negatives[:3] + ["p"]}, positives, NQ) == []  # a tie r_T == r_S is not kept
+    # the teacher wrong at the top: not kept by either rule
+    assert divide({"q1": ["n0", "p"]}, {"q1": ["n0", "p"]}, positives, MARCO) == []
+    # nq with no student positive at all: kept when the teacher finds one in its top 15
+    assert divide({"q5": negatives[:3]}, {"q5": ["n0", "p"]}, positives, NQ) == ["q5"]
+    # queries absent from the teacher lists or the judgments are skipped
+    assert divide({"qx": ["n0", "p"]}, {}, {"qx": ["p"]}, MARCO) == []
+    assert divide({"qx": ["n0", "p"]}, {"qx": ["p"]}, {}, MARCO) == []
+
+
+def test_ties_in_the_teacher_scores_follow_the_evaluation_order():
+    # the positive "p1" and the negative "p9" tie at the top: trec_eval orders equal scores by pid descending,
+    # so "p9" comes first, r_T = 1 and the query is not kept; a strictly higher positive score keeps it
+    student = {"q": ["p9", "p1"]}
+    tied = ranked_lists({"q": {"p1": 2.0, "p9": 2.0, "p5": 0.5}})
+    assert tied == {"q": ["p9", "p1", "p5"]}
+    assert divide(student, tied, {"q": ["p1"]}, MARCO) == []
+    assert divide(student, ranked_lists({"q": {"p1": 2.5, "p9": 2.0}}), {"q": ["p1"]}, MARCO) == ["q"]
+
+
+def test_rule_checks_its_ranks():
+    with pytest.raises(ValueError, match="student_min"):
+        DivisionRule(student_min=5, student_max=2)
+    with pytest.raises(ValueError, match="marco or nq"):
+        DivisionRule(kind="trec")
