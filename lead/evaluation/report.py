@@ -1,0 +1,123 @@
+"""The paper-style results table: one row per evaluated model, what produced it, and its metrics.
+
+Rows follow ``eval.dense`` then ``eval.rerank`` (params order). Each row says how the model was made (read
+from params: a warm-up run, a LEAD run and its baseline kind, a PROD step), its teacher, its kind and depth
+(from the model folder), then the evaluation split's MRR@10, NDCG@10, Recall@100, Recall@1000 and MAP@1000
+(``metrics/<name>/metrics.json``), its parameter count and encoding throughput (``timing.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from lead.config import DistillConfig, Params
+
+COLUMNS = ("MRR@10", "NDCG@10", "Recall@100", "Recall@1000", "MAP@1000")
+
+
+def _short(folder: str) -> str:
+    """models/prod/tpd1/student -> prod/tpd1, models/cb_teacher -> cb_teacher."""
+    name = folder.removeprefix("models/").removesuffix("/student")
+    return name
+
+
+def _distill_method(config: DistillConfig, section: str, name: str) -> str:
+    if section == "prod":
+        extras = [f"KD {config.kd}"] + ([f"LwF {config.lwf_weight:g}"] if config.lwf_weight > 0 else [])
+        return f"PROD {name} ({', '.join(extras)})"
+    if config.layer_weight > 0:
+        method = "LEAD"
+        if not config.reweight:
+            method += ", uniform weights"
+        if config.selection != "random":
+            method += f", {config.selection} layers"
+        if not config.teacher_trainable:
+            method += ", frozen teacher"
+        return f"{method}, k={config.layers}"
+    if config.virt_weight > 0:
+        return "VIRT + response KD"
+    if config.response_weight > 0:
+        return "response KD" if config.kd == "lead" else f"KD {config.kd}"
+    return "NLL only (no teacher)"
+
+
+def describe(params: Params, folder: str) -> tuple[str, str]:
+    """(how the model in ``folder`` was made, its teacher) from params."""
+    for section, runs in (("distill", params.distill_runs), ("prod", params.prod_steps)):
+        for name in runs:
+            prefix = f"models/{name}" if section == "distill" else f"models/prod/{name}"
+            if folder in (f"{prefix}/student", f"{prefix}/teacher"):
+                config, _ = params.distill_run(name, section)
+                if folder.endswith("/teacher"):
+                    return f"teacher trained jointly in {name}", "-"
+                method = _distill_method(config, section, name)
+                uses_teacher = config.response_weight > 0 or config.layer_weight > 0 or config.virt_weight > 0
+                return method, _short(config.teacher) if uses_teacher else "-"
+    for name, run in params.warmup.items():
+        if folder == f"models/{name}":
+            negatives = "mined negatives" if "mined" in run.train_file or "flash" in run.train_file else "random negatives"
+            return f"warm-up ({negatives})", "-"
+    if folder.startswith("models/init/"):
+        return "pretrained, not trained", "-"
+    return "", "-"
+
+
+def _model_shape(folder: str) -> tuple[str, str]:
+    """(kind, layers) read from the saved model folder."""
+    try:
+        config = json.loads((Path(folder) / "scorer.json").read_text())["config"]
+        layers = config.get("num_layers")
+        if layers is None:
+            encoder = json.loads((Path(folder) / "encoder" / "config.json").read_text())
+            layers = encoder.get("num_hidden_layers")
+        return config["kind"], str(layers)
+    except (OSError, KeyError, ValueError):
+        return "?", "?"
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def report(params: Params, metrics_dir: str | Path = "metrics", params_text: str | None = None) -> str:
+    """The Markdown report for every evaluated model of ``params``."""
+    metrics_dir, split = Path(metrics_dir), params.eval.split
+    rows = [(name, folder, name) for name, folder in params.eval.dense.items()]
+    rows += [(f"{name}.rerank", folder, f"{name} re-ranking {params.eval.first_stage}'s top {params.eval.rerank_depth}")
+             for name, folder in params.eval.rerank.items()]
+    header = ["model", "how it was made", "teacher", "kind", "layers", *COLUMNS, "parameters (M)", "encode passages/s"]
+    lines = [
+        f"# Results on the {split} split",
+        "",
+        f"Data: `{params.data.source}`" + (f" (`{params.data.path}`)" if params.data.path else " (the embedded benchmark)")
+        + f", binary relevance threshold {params.data.rel_threshold}. Written by the report stage from "
+        "`metrics/<model>/metrics.json` and `timing.json`; a row with `-` was not evaluated.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for key, folder, label in rows:
+        metrics = _read(metrics_dir / key / "metrics.json").get(split, {})
+        timing = _read(metrics_dir / key / "timing.json")
+        how, teacher = describe(params, folder)
+        kind, layers = _model_shape(folder)
+        values = [f"{metrics[c]:.4f}" if c in metrics else "-" for c in COLUMNS]
+        size = f"{timing['parameters'] / 1e6:.1f}" if "parameters" in timing else "-"
+        speed = f"{timing['passages_per_s']:.0f}" if "passages_per_s" in timing else "-"
+        lines.append("| " + " | ".join([label, how, teacher, kind, layers, *values, size, speed]) + " |")
+    lines += ["", "MRR@10 and NDCG@10 at cut-off 10 (NDCG on graded labels), Recall@k = standard recall,",
+              "MAP@1000; all by pytrec_eval. Re-ranking rows have no encoding figure (they score pairs)."]
+    if params_text is not None:
+        lines += ["", "## The params that produced it", "", "```yaml", params_text.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def params_summary(path: str | Path) -> str:
+    """The params sections a reader needs to reproduce the table (everything but eval's model lists)."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    raw.get("eval", {}).pop("dense", None)
+    raw.get("eval", {}).pop("rerank", None)
+    return yaml.safe_dump(raw, sort_keys=False, width=110)

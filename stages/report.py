@@ -1,0 +1,25 @@
+"""Stage report: metrics/report.md, the paper-style table of every evaluated model and the params behind it.
+
+    python -m stages.report
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lead.evaluation.report import params_summary, report
+from lead.io import atomic_open
+from stages.common import stage_args
+
+log = logging.getLogger("stages.report")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, params = stage_args(__doc__, argv=argv)
+    with atomic_open("metrics/report.md") as out:
+        out.write(report(params, "metrics", params_summary(args.params)))
+    log.info("wrote metrics/report.md (%d models)", len(params.eval.dense) + len(params.eval.rerank))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The report table: one row per evaluated model, described from params, with its metrics and timing."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from lead.config import load_params
+from lead.evaluation.report import params_summary, report
+
+PARAMS = {
+    "models": {"de": {"kind": "de"}},
+    "warmup": {"student": {"init": "de", "train_file": "data/mined/train.jsonl"},
+               "student_random": {"init": "de"}},
+    "distill_runs": {
+        "lead_cb": {"student": "models/student", "teacher": "models/cb_teacher"},
+        "kd_cb": {"student": "models/student", "teacher": "models/cb_teacher", "layer_weight": 0.0},
+        "no_kd": {"student": "models/student", "teacher": "models/cb_teacher", "layer_weight": 0.0, "response_weight": 0.0},
+    },
+    "prod_steps": {"tpd1": {"student": "models/student", "teacher": "models/de_teacher", "kd": "softmax", "lwf_weight": 1.0}},
+    "eval": {"dense": {"student": "models/student", "student_random": "models/student_random", "lead_cb": "models/lead_cb/student",
+                       "kd_cb": "models/kd_cb/student", "no_kd": "models/no_kd/student", "prod_tpd1": "models/prod/tpd1/student"},
+             "rerank": {"ce": "models/ce"}, "rerank_depth": 30},
+}
+
+
+def test_rows_describe_each_model_and_carry_its_metrics(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(PARAMS))
+    params = load_params(path)
+    (tmp_path / "metrics" / "lead_cb").mkdir(parents=True)
+    (tmp_path / "metrics" / "lead_cb" / "metrics.json").write_text(json.dumps({"test": {"MRR@10": 0.3, "NDCG@10": 0.25, "MAP@1000": 0.125}}))
+    (tmp_path / "metrics" / "lead_cb" / "timing.json").write_text(json.dumps({"parameters": 15_467_520, "passages_per_s": 523.3}))
+    text = report(params, tmp_path / "metrics", params_summary(path))
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines() if line.startswith("| ")}
+    assert rows["lead_cb"][1:3] == ["LEAD, k=2", "cb_teacher"]
+    assert rows["lead_cb"][5:7] == ["0.3000", "0.2500"] and rows["lead_cb"][7:9] == ["-", "-"]
+    assert rows["lead_cb"][9:] == ["0.1250", "15.5", "523 |"]
+    assert rows["kd_cb"][1:3] == ["response KD", "cb_teacher"]
+    assert rows["no_kd"][1:3] == ["NLL only (no teacher)", "-"]
+    assert rows["prod_tpd1"][1:3] == ["PROD tpd1 (KD softmax, LwF 1)", "de_teacher"]
+    assert rows["student"][1] == "warm-up (mined negatives)" and rows["student_random"][1] == "warm-up (random negatives)"
+    assert rows["student"][5] == "-"  # not evaluated: no metrics file
+    assert "ce re-ranking miner's top 30" in rows
+    assert "## The params that produced it" in text and "lead_cb:" in text and "dense:" not in text
