@@ -31,3 +31,25 @@ def require_file(path: str | Path, what: str = "file") -> Path:
     if path.is_file() and path.stat().st_size == 0:
         raise DataFormatError(path, f"{what} is empty")
     return path
+
+
+
+class OutOfMemory(RuntimeError):
+    """Training or encoding ran out of (GPU or CPU) memory; the message names the params that shrink the work."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """torch's GPU OOM, Python's MemoryError, or the CPU allocator's failure (a RuntimeError)."""
+    import torch  # here, so the data readers that raise the errors above need no torch
+
+    return isinstance(error, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(error, RuntimeError) and "can't allocate memory" in str(error))
+
+
+def out_of_memory(what: str, error: BaseException, hints: str) -> OutOfMemory:
+    """An OutOfMemory for ``what`` that keeps the first line of torch's message and says what to change."""
+    import torch
+
+    device = "GPU" if isinstance(error, torch.OutOfMemoryError) else "CPU"
+    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return OutOfMemory(f"{what}: out of {device} memory ({detail}). To fit: {hints}")

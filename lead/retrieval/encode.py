@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lead.data.records import Passage
+from lead.errors import is_out_of_memory, out_of_memory
 from lead.models.dual_encoder import DualEncoder, passage_text
 
 
@@ -44,7 +45,13 @@ def encode(
             order = sorted(range(len(window)), key=lambda i: length(window[i]))
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                vectors = embed(tokenize([window[i] for i in rows])).float().cpu().numpy()
+                try:
+                    vectors = embed(tokenize([window[i] for i in rows])).float().cpu().numpy()
+                except Exception as error:
+                    if not is_out_of_memory(error):
+                        raise
+                    raise out_of_memory(f"encoding {kind}", error, f"lower eval.batch_size (now {batch_size}) or "
+                                        "the model's passage_max_length / query_max_length") from error
                 out[[written + i for i in rows]] = vectors
                 bar.update(len(rows))
             written += len(window)

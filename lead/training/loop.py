@@ -26,6 +26,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from lead.config import TrainConfig
 from lead.data.examples import BatchSampler
+from lead.errors import is_out_of_memory, out_of_memory
 from lead.io import atomic_dir, atomic_open
 from lead.models.base import Scorer, TextBatch
 from lead.models.factory import load_scorer, save_scorer
@@ -122,7 +123,17 @@ class Trainer:
         bar = tqdm(total=config.steps, initial=start, desc=f"train {self.out.name}", disable=not self.dist.is_main)
         terms: dict[str, float] = {}
         for step in range(start, config.steps):
-            terms = self._step(step)
+            try:
+                terms = self._step(step)
+            except Exception as error:
+                if not is_out_of_memory(error):
+                    raise
+                raise out_of_memory(
+                    f"training {self.out} at step {step}", error,
+                    f"lower train.batch_queries (now {config.batch_queries}) and raise train.grad_accum (now "
+                    f"{config.grad_accum}) to keep the batch, lower train.negatives (now {config.negatives}) or the "
+                    "models' passage_max_length, or use train.precision: bf16 on a GPU; the run resumes from its "
+                    "last checkpoint") from error
             bar.update(1)
             bar.set_postfix(loss=f"{terms['loss']:.4f}")
             if live is not None and ((step + 1) % config.log_every == 0 or step + 1 == config.steps):

@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 import torch
 
 from lead.data.records import Passage
+from lead.errors import OutOfMemory
 from lead.models.base import ScorerConfig
 from lead.models.dual_encoder import DualEncoder
 from lead.retrieval.encode import encode
@@ -33,3 +35,14 @@ def test_depth_is_capped_at_the_corpus_size():
     corpus = np.eye(3, dtype="float32")
     scores, indices = search(build_index(corpus, use_gpu=False), corpus, k=1000)
     assert indices.shape == (3, 3) and list(indices[:, 0]) == [0, 1, 2]
+
+
+def test_encoding_out_of_memory_names_the_batch_size(tmp_path, monkeypatch):
+    model = DualEncoder.from_config(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory.")
+
+    monkeypatch.setattr(model, "embed_passages", oom)
+    with pytest.raises(OutOfMemory, match=r"encoding passages: out of GPU memory .*lower eval\.batch_size \(now 8\)"):
+        encode(model, iter([Passage("1", "text")]), "passages", 1, batch_size=8, progress=False)

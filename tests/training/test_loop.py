@@ -20,6 +20,7 @@ from lead.config import DataConfig, TrainConfig
 from lead.data.examples import BatchSampler, PassageStore, QueryExample, examples_from_qrels
 from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import SyntheticConfig
+from lead.errors import OutOfMemory
 from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
 from lead.models.pretrained import load_tokenizer
@@ -402,3 +403,22 @@ def test_sampler_rejects_impossible_batches(examples, store):
         BatchSampler([], store, 2, 1)
     with pytest.raises(ValueError, match="global batch of 24 queries but only 20"):
         BatchSampler(examples, store, 12, 1, world_size=2)
+
+
+def test_out_of_memory_names_the_params_that_shrink_the_step(tiny, examples, store, tmp_path):
+    method = Warmup(build_scorer(de_config(tiny)), "in_batch")
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    method.loss = oom
+    config = TrainConfig(steps=2, batch_queries=4, negatives=1, checkpoint_every=100)
+    with pytest.raises(OutOfMemory, match=r"at step 0: out of GPU memory \(CUDA out of memory.*lower train\.batch_queries "
+                       r"\(now 4\) and raise train\.grad_accum \(now 1\)"):
+        train(method, examples, store, config, tmp_path)
+    method.loss = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("[enforce fail] DefaultCPUAllocator: can't allocate memory"))
+    with pytest.raises(OutOfMemory, match="out of CPU memory"):
+        train(method, examples, store, config, tmp_path)
+    method.loss = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("shape mismatch"))
+    with pytest.raises(RuntimeError, match="^shape mismatch$"):  # other errors pass through unchanged
+        train(method, examples, store, config, tmp_path)
