@@ -55,6 +55,10 @@ def _id(record: dict[str, Any], path: Path, line: int) -> str:
 
 def _file(folder: str | Path, name: str) -> Path:
     folder = Path(folder)
+    if folder.is_dir() and not (folder / name).exists():
+        present = ", ".join(sorted(p.name for p in folder.iterdir())[:8]) or "nothing"
+        raise DataFormatError(folder / name, f"not found: {folder} is not a BEIR folder (expected corpus.jsonl, "
+                              f"queries.jsonl and qrels/<split>.tsv; it holds {present}); check data.source and data.path")
     return require_file(folder if folder.is_file() else folder / name)
 
 

@@ -84,6 +84,9 @@ def save_scorer(scorer: Scorer, folder: str | Path) -> None:
 
 def read_scorer_config(folder: str | Path) -> ScorerConfig:
     path = Path(folder) / "scorer.json"
+    if not Path(folder).exists():
+        raise ModelLoadError(f"{folder}: model folder not found: run the stage that writes it (dvc repro) or fix the "
+                             "model path in params.yaml")
     if not path.is_file():
         raise ModelLoadError(f"{folder}: no scorer.json: not a saved model folder (run its init or warmup stage)")
     meta = json.loads(path.read_text())

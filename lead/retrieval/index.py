@@ -22,7 +22,8 @@ def build_index(embeddings: np.ndarray, use_gpu: bool | None = None) -> faiss.In
         use_gpu = gpu_available()
     if use_gpu:
         if not gpu_available():
-            raise RuntimeError("use_gpu=true but faiss has no GPU support here: install faiss-gpu or set it false")
+            raise RuntimeError("eval.use_gpu: true, but faiss here has no GPU support (faiss-cpu, or no visible GPU): "
+                               "install faiss-gpu-cu12 on a GPU machine, or set eval.use_gpu: null (GPU when available) or false")
         index = faiss.index_cpu_to_all_gpus(index)
         log.info("faiss index on %d GPU(s)", faiss.get_num_gpus())
     index.add(embeddings)
