@@ -379,7 +379,7 @@ def test_encoder_weights_that_do_not_match_are_a_load_error(tiny, tmp_path, edit
 def test_folder_without_scorer_json_is_a_load_error(tiny, tmp_path):
     with pytest.raises(ModelLoadError, match="no scorer.json"):
         load_scorer(tiny)  # a plain HF folder is not a saved scorer
-    with pytest.raises(ModelLoadError, match="no scorer.json"):
+    with pytest.raises(ModelLoadError, match="model folder not found"):
         load_scorer(tmp_path / "nothing")
 
 
