@@ -1,0 +1,91 @@
+"""DVC experiments on the project's own dvc.yaml: `dvc exp run -S` changes a param, re-runs what depends on
+it, and `dvc exp show --json` reports the changed metric. A tiny profile (random 2-layer models, a few
+training steps, a 30-query benchmark) keeps it to about a minute."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import tiny_bert_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(cwd)}
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def _metric(node, name: str, path: str, key: str):
+    """The value of ``key`` in metrics file ``path`` of the experiment (or workspace) named ``name``."""
+    if isinstance(node, dict):
+        if node.get("name") == name or node.get("rev") == name:
+            metrics = (node.get("data") or {}).get("metrics") or {}
+            if path in metrics:
+                return metrics[path]["data"]["test"][key]
+        for value in node.values():
+            found = _metric(value, name, path, key)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for value in node:
+            found = _metric(value, name, path, key)
+            if found is not None:
+                return found
+    return None
+
+
+@pytest.mark.skipif(shutil.which("git") is None or shutil.which("dvc") is None, reason="needs git and dvc on PATH")
+def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for item in ("dvc.yaml", "lead", "stages"):
+        source = ROOT / item
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, repo / item)
+    for cache in repo.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    tiny = str(tiny_bert_folder(tmp_path / "tiny", layers=2))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())  # every key dvc.yaml reads, then a tiny profile
+    params.update(
+        seed=1,
+        models={"de": {"kind": "de", "name": tiny, "pooling": "mean", "passage_max_length": 48}},
+        warmup={"miner": {"init": "de", "train_file": "data/prepared/train.jsonl"}},
+        distill_runs={}, prod_steps={}, flash={},
+        divide={"student": "models/miner", "teacher": "models/miner", "depth": 20, "keep": 5},
+    )
+    params["data"]["synthetic"].update(train_queries=16, dev_queries=4, test_queries=8, background_passages=5)
+    params["train"].update(steps=4, batch_queries=4, negatives=1, checkpoint_every=100, log_every=2, lr=1e-3)
+    params["mine"].update(depth=20, keep=5)
+    params["eval"].update(depth=20, batch_size=16, dense={"miner": "models/miner"}, rerank={})
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(["git", "init", "-q"], repo)
+    _run(["git", "config", "user.email", "ci@example.com"], repo)
+    _run(["git", "config", "user.name", "ci"], repo)
+    _run(["dvc", "init", "-q"], repo)
+    _run(["dvc", "config", "core.analytics", "false"], repo)
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-qm", "tiny profile"], repo)
+
+    _run(["dvc", "repro", "evaluate@miner"], repo)
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-qm", "baseline"], repo)
+    baseline = json.loads((repo / "metrics/miner/metrics.json").read_text())["test"]["NDCG@10"]
+
+    out = _run(["dvc", "exp", "run", "-n", "lr-up", "-S", "train.lr=0.01", "evaluate@miner"], repo)
+    # only what depends on train re-ran: the warm-up and its evaluation, not the data preparation
+    assert "Running stage 'warmup@miner'" in out and "Running stage 'prepare'" not in out, out
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], repo))
+    changed = _metric(shown, "lr-up", "metrics/miner/metrics.json", "NDCG@10")
+    assert changed is not None and changed != baseline
+    # the experiment ran in the workspace: its params and metrics are there until checked out again
+    assert yaml.safe_load((repo / "params.yaml").read_text())["train"]["lr"] == 0.01
