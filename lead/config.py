@@ -232,6 +232,9 @@ class DistillConfig:
     teacher_trainable: bool = True  # LEAD trains the teacher jointly; false = frozen (eval mode, no grad)
     teacher_lr: float | None = None  # the jointly trained teacher's peak LR; null = train.lr (the reference)
     detach_teacher_targets: bool = False  # stop gradients through the teacher's target distributions
+    # ColBERT teacher: L2-normalise its per-layer token vectors (null: the teacher model's own setting). The
+    # reference does not, and raw hidden-state MaxSim makes every layer's distribution one-hot (BENCHMARKS.md).
+    normalize_teacher_layers: bool | None = None
     kd: Literal["lead", "softmax", "logit", "dkd", "prob"] = "lead"  # response term: LEAD's KL, or PROD's KD variants
     dkd_alpha: float = 1.0  # kd: dkd, weight of the target-class term (TCKD)
     dkd_beta: float = 8.0  # kd: dkd, weight of the non-target term (NCKD)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 
 import torch
 from torch import nn
@@ -47,6 +48,10 @@ class Distill:
             raise ValueError(f"a {student.kind} student needs train.candidates: own")
         # A cross-encoder teacher scores only each query's own candidates, so the student is restricted too.
         self.own = candidates == "own" or not teacher.supports_in_batch
+        if config.normalize_teacher_layers is not None:
+            if teacher.kind != "colbert":
+                raise ValueError(f"distill.normalize_teacher_layers applies to ColBERT teachers; this one is a {teacher.kind}")
+            teacher.config = dataclasses.replace(teacher.config, normalize_layers=config.normalize_teacher_layers)
         self.config, self.teacher = config, teacher
         self.selector = None
         self.virt = config.virt_weight > 0

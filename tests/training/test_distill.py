@@ -4,6 +4,7 @@ should, and a student with its own vocabulary learns from a MiniLM-vocabulary te
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -208,3 +209,23 @@ def test_every_kd_variant_is_a_param_of_the_same_path(setup, kind):
     with torch.no_grad():
         s, t = student.scores(b, own=False).final, teacher.scores(b, own=False).final
     assert terms[f"kd_{kind}"] == pytest.approx(kd_loss(kind, s, t, torch.tensor([0, 3, 6]), 2.0).item(), rel=1e-5)
+
+
+def test_normalised_colbert_teacher_layers_are_bounded_maxsim(setup):
+    """Raw hidden-state MaxSim (the reference) is unbounded; with normalize_teacher_layers each query token
+    contributes a cosine, so a per-layer score is at most the query length."""
+    _, _, folders = setup
+    b = batch(setup)
+    config = DistillConfig(student="s", teacher="t", layers=2, selection="fixed", student_layers=[1, 2], teacher_layers=[3, 4])
+    raw_teacher = scorer(folders, "teacher", "colbert")
+    raw = Distill(scorer(folders, "student"), raw_teacher, config)
+    normalised_teacher = scorer(folders, "teacher", "colbert")
+    Distill(scorer(folders, "student"), normalised_teacher, dataclasses.replace(config, normalize_teacher_layers=True))
+    assert normalised_teacher.config.normalize_layers and not raw_teacher.config.normalize_layers
+    with torch.no_grad():
+        raw_layers = raw_teacher.scores(b, own=False, layers=[3, 4]).layers
+        normalised = normalised_teacher.scores(b, own=False, layers=[3, 4]).layers
+    assert normalised.abs().max() <= 16 + 1e-4 < raw_layers.abs().max()  # query_max_length 16
+    assert raw.teacher is raw_teacher
+    with pytest.raises(ValueError, match="normalize_teacher_layers applies to ColBERT teachers"):
+        Distill(scorer(folders, "student"), scorer(folders, "teacher"), dataclasses.replace(config, normalize_teacher_layers=True))
