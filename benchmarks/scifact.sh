@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SciFact train -> test (BENCHMARKS.md "SciFact"): the pipeline of params.yaml on a real collection, as one
 # DVC experiment. Only the stages the listed evaluations need run: the miner and its mined negatives, the
-# warm-up student (hard and random negatives), the three teachers, LEAD with the DE and ColBERT teachers,
-# response-only KD and the NLL-only baseline.
+# warm-up student (hard and random negatives), the three teachers, LEAD with the ColBERT teacher (raw and
+# normalised per-layer scores), response-only KD from it, and the PROD ladder (every step evaluated).
 #
 #   bash benchmarks/scifact.sh [SCIFACT_FOLDER] [extra dvc exp run options, e.g. --queue]
 #   dvc exp show --only-changed -n scifact          # or: python -m benchmarks.seeds --experiments scifact
@@ -24,5 +24,6 @@ export DVC_NO_ANALYTICS=1 TOKENIZERS_PARALLELISM=false
 dvc exp run --temp -n "${SCIFACT_EXP:-scifact}" "$@" \
   -S data.source=beir -S "data.path=$data" -S data.rel_threshold=1 "${lengths[@]}" \
   evaluate@zeroshot evaluate@miner evaluate@student evaluate@student_random \
-  evaluate@de_teacher evaluate@cb_teacher rerank@cb_teacher rerank@ce_teacher \
-  evaluate@lead_de evaluate@lead_cb evaluate@kd_cb evaluate@no_kd
+  evaluate@de_teacher evaluate@cb_teacher rerank@ce_teacher \
+  evaluate@lead_cb evaluate@lead_cb_norm evaluate@kd_cb \
+  evaluate@prod_tpd1 evaluate@prod_tpd2 evaluate@prod_tpd3 evaluate@prod_dpd
