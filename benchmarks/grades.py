@@ -1,0 +1,66 @@
+"""Where each grade lands: graded vs binary-gain NDCG@10 and the judged grades in each model's top 10, read
+from the run files of named DVC experiments (their dvc.lock points into the local DVC cache).
+
+    python -m benchmarks.grades --experiments hn600-s13 hn600-s14 hn600-s15 --models student_random student
+
+Binary-gain NDCG counts only grades >= the prepared data's threshold (2 on the embedded benchmark); the top-10
+columns are passages per query of grade 3, 2, 1, 0 and unjudged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+
+import pytrec_eval
+import yaml
+
+from lead.data.msmarco import read_qrels
+from lead.data.prepared import PreparedData
+from lead.evaluation.runs import ranked, read_trec_run
+
+
+def _experiment_ref(name: str) -> str:
+    refs = subprocess.run(["git", "for-each-ref", "refs/exps", "--format=%(refname)"], check=True,
+                          capture_output=True, text=True).stdout.split()
+    found = [r for r in refs if r.rsplit("/", 1)[-1] == name]
+    if not found:
+        raise SystemExit(f"no DVC experiment named {name} (git refs/exps)")
+    return found[0]
+
+
+def _run_file(ref: str, model: str, split: str) -> str:
+    lock = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], check=True, capture_output=True, text=True).stdout)
+    outs = lock["stages"][f"evaluate@{model}"]["outs"]
+    md5 = next(o["md5"] for o in outs if o["path"].endswith(f".{split}.trec"))
+    return f".dvc/cache/files/md5/{md5[:2]}/{md5[2:]}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--experiments", nargs="+", required=True)
+    parser.add_argument("--models", nargs="+", required=True)
+    parser.add_argument("--split", default="test")
+    args = parser.parse_args()
+    data = PreparedData("data/prepared")
+    qrels = read_qrels(data.folder / f"qrels.{args.split}.tsv")
+    threshold = data.rel_threshold
+    binary = {q: {p: int(g >= threshold) for p, g in d.items()} for q, d in qrels.items()}
+    print("| experiment | model | NDCG@10 | binary-gain NDCG@10 | top-10 grade 3 | 2 | 1 | 0 | unjudged |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in args.experiments:
+        ref = _experiment_ref(name)
+        for model in args.models:
+            run = read_trec_run(_run_file(ref, model, args.split))
+            n = len(run)
+            graded = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
+            binar = pytrec_eval.RelevanceEvaluator(binary, {"ndcg_cut.10"}).evaluate(run)
+            top = collections.Counter(qrels.get(q, {}).get(pid, -1) for q, scores in run.items() for pid, _ in ranked(scores, 10))
+            mean = lambda result: sum(v["ndcg_cut_10"] for v in result.values()) / n  # noqa: E731
+            cells = [f"{top[g] / n:.2f}" for g in (3, 2, 1, 0, -1)]
+            print(f"| {name} | {model} | {mean(graded):.4f} | {mean(binar):.4f} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
