@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lead.config import DataConfig, Params, load_params, parse
 from lead.errors import ConfigError
@@ -68,3 +69,19 @@ def test_distill_runs_are_checked_when_params_are_read(tmp_path):
     path.write_text("distill: {layers: most}\n")
     with pytest.raises(ConfigError, match=r"distill\.layers"):
         load_params(path)
+
+
+def test_the_readme_prod_ladder_preset_is_valid_params(tmp_path):
+    """README "PROD's MS MARCO ladder as params": its YAML, over params.yaml, passes the params checks."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### PROD's MS MARCO ladder as params", 1)[1]
+    snippet = section.split("```yaml", 1)[1].split("```", 1)[0]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params.update(yaml.safe_load(snippet))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    loaded = load_params(path)
+    config, train = loaded.distill_run("dpd", "prod")
+    assert (config.kd, config.temperature, config.lwf_weight, config.epochs) == ("softmax", 4.0, 1.0, 3.5)
+    assert (train.negatives, train.negative_sampling, train.lr, train.candidates) == (15, "descend", 1e-5, "own")
+    assert loaded.divide.depth == 200 and loaded.flash["f3"] == "models/prod/tpd2/student"
