@@ -25,7 +25,7 @@ def _short(folder: str) -> str:
 
 
 def _distill_method(config: DistillConfig, section: str, name: str) -> str:
-    if section == "prod":
+    if section == "prod" and config.response_weight > 0:
         extras = [f"KD {config.kd}"] + ([f"LwF {config.lwf_weight:g}"] if config.lwf_weight > 0 else [])
         return f"PROD {name} ({', '.join(extras)})"
     if config.layer_weight > 0:
