@@ -2,7 +2,8 @@
 # SciFact train -> test (BENCHMARKS.md "SciFact"): the pipeline of params.yaml on a real collection, as one
 # DVC experiment. Only the stages the listed evaluations need run: the miner and its mined negatives, the
 # warm-up student (hard and random negatives), the three teachers, LEAD with the ColBERT teacher (raw and
-# normalised per-layer scores), response-only KD from it, and the PROD ladder (every step evaluated).
+# normalised per-layer scores), response-only KD from it, the PROD ladder (every step evaluated) and
+# single-teacher KD from the cross-encoder for the ladder's length.
 #
 #   bash benchmarks/scifact.sh [SCIFACT_FOLDER] [extra dvc exp run options, e.g. --queue]
 #   dvc exp show --only-changed -n scifact          # or: python -m benchmarks.seeds --experiments scifact
@@ -26,4 +27,4 @@ dvc exp run --temp -n "${SCIFACT_EXP:-scifact}" "$@" \
   evaluate@zeroshot evaluate@miner evaluate@student evaluate@student_random \
   evaluate@de_teacher evaluate@cb_teacher rerank@ce_teacher \
   evaluate@lead_cb evaluate@lead_cb_norm evaluate@kd_cb \
-  evaluate@prod_tpd1 evaluate@prod_tpd2 evaluate@prod_tpd3 evaluate@prod_dpd
+  evaluate@prod_tpd1 evaluate@prod_tpd2 evaluate@prod_tpd3 evaluate@prod_dpd evaluate@prod_ce_only
