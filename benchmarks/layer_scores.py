@@ -1,0 +1,56 @@
+"""How informative each teacher layer's score distribution is: per-layer entropy and positive NLL over one
+in-batch candidate set, for ColBERT with raw (the reference) and L2-normalised per-layer token vectors.
+
+    python -m benchmarks.layer_scores --models models/cb_teacher models/de_teacher models/student
+
+A layer whose softmax is one-hot (entropy 0) gives LEAD's layer-wise KL nothing beyond a hard label; a layer
+near log(C) (uniform) gives nothing at all. Batch: 8 mined training queries x (positive + 1 negative).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+
+from lead.data.examples import BatchSampler, PassageStore, read_training_file
+from lead.models.factory import load_scorer
+from lead.training.methods import candidate_scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["models/cb_teacher", "models/de_teacher", "models/student"])
+    parser.add_argument("--train-file", default="data/mined/train.jsonl")
+    parser.add_argument("--batch-queries", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    examples = list(read_training_file(args.train_file))
+    batch = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), args.batch_queries, 1, seed=args.seed).batch(0)
+    print(f"candidates per query: {len(batch.passages)} (uniform entropy {math.log(len(batch.passages)):.2f})\n")
+    print("| model | per-layer vectors | layer | entropy | NLL of the positive | score std |")
+    print("|---|---|---|---|---|---|")
+    for folder in args.models:
+        model = load_scorer(folder).eval()
+        variants = [False, True] if model.kind == "colbert" else [None]
+        for normalise in variants:
+            if normalise is not None:
+                model.config = dataclasses.replace(model.config, normalize_layers=normalise)
+            layers = list(range(1, model.num_layers + 1))
+            with torch.no_grad():
+                scores, _ = candidate_scores(model, batch, False, layers=layers)
+            targets = scores.targets(False, batch.group_size)
+            p = scores.layers.float().softmax(-1)
+            entropy = -(p * p.clamp_min(1e-12).log()).sum(-1).mean(-1)
+            nll = F.cross_entropy(scores.layers.float().flatten(0, 1), targets.repeat(len(layers)), reduction="none")
+            nll = nll.view(len(layers), -1).mean(1)
+            view = {None: "as the model scores", False: "raw (reference)", True: "L2-normalised"}[normalise]
+            for i, layer in enumerate(layers):
+                print(f"| {folder} | {view} | {layer} | {entropy[i]:.3f} | {nll[i]:.2f} | {scores.layers[i].std():.1f} |")
+
+
+if __name__ == "__main__":
+    main()
