@@ -35,6 +35,10 @@ from lead.training.distributed import DistInfo, barrier
 log = logging.getLogger(__name__)
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed (corrupted, or written for another model shape)."""
+
+
 class Method(Protocol):
     """A training method: which models it trains and its loss on one batch."""
 
@@ -108,10 +112,15 @@ class Trainer:
                 shutil.rmtree(self.checkpoints, ignore_errors=True)
             barrier()
             return 0
-        for name, model in self.method.trainables.items():
-            model.load_state_dict(load_scorer(folder / name).state_dict())
-        self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True, map_location=self.dist.device))
-        self.scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
+        try:  # weights from safetensors, optimiser state with weights_only: a checkpoint never runs code
+            for name, model in self.method.trainables.items():
+                model.load_state_dict(load_scorer(folder / name).state_dict())
+            self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True, map_location=self.dist.device))
+            self.scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
+        except Exception as error:
+            raise CheckpointError(f"{folder}: cannot resume from this checkpoint ({type(error).__name__}: "
+                                  f"{str(error).splitlines()[0] if str(error) else ''}); delete {self.checkpoints} "
+                                  "to start the run over") from error
         log.info("resumed from %s (step %d of %d)", folder, step, self.config.steps)
         return step
 

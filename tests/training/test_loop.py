@@ -4,6 +4,7 @@ weights, the sampler's batches are a pure function of (seed, step), and gradient
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ from lead.errors import OutOfMemory
 from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
 from lead.models.pretrained import load_tokenizer
-from lead.training.loop import Trainer
+from lead.training.loop import CheckpointError, Trainer
 from lead.training.methods import Warmup
 from tests.helpers import tiny_bert_folder
 
@@ -159,7 +160,7 @@ from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData
 from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
-from lead.training.loop import Trainer
+from lead.training.loop import CheckpointError, Trainer
 from lead.training.methods import Warmup
 
 model, data, run, pause = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
@@ -422,3 +423,21 @@ def test_out_of_memory_names_the_params_that_shrink_the_step(tiny, examples, sto
     method.loss = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("shape mismatch"))
     with pytest.raises(RuntimeError, match="^shape mismatch$"):  # other errors pass through unchanged
         train(method, examples, store, config, tmp_path)
+
+
+def test_a_corrupted_or_foreign_checkpoint_fails_with_the_folder_and_the_fix(tiny, examples, store, tmp_path):
+    config = TrainConfig(steps=4, batch_queries=4, negatives=1, checkpoint_every=2, log_every=1)
+    sampler = BatchSampler(examples, store, config.batch_queries, config.negatives, seed=config.seed)
+    method = Warmup(build_scorer(de_config(tiny)), "in_batch")
+    folders = [tmp_path / "out", tmp_path / "checkpoints", tmp_path / "logs"]
+    trainer = Trainer(method, sampler, config, *folders, fingerprint="x")
+    trainer.save_checkpoint(2)
+    state = tmp_path / "checkpoints" / "step-0000002"
+    (state / "optimizer.pt").write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match=r"step-0000002: cannot resume from this checkpoint .*delete .*checkpoints to start"):
+        Trainer(method, sampler, config, *folders, fingerprint="x").resume()
+    # a checkpoint of another shape (into a model cut to 1 layer) is refused the same way
+    trainer.save_checkpoint(2)
+    other = Warmup(build_scorer(dataclasses.replace(de_config(tiny), num_layers=1)), "in_batch")
+    with pytest.raises(CheckpointError, match="cannot resume from this checkpoint"):
+        Trainer(other, sampler, config, *folders, fingerprint="x").resume()
