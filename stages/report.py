@@ -1,4 +1,5 @@
-"""Stage report: metrics/report.md, the paper-style table of every evaluated model and the params behind it.
+"""Stage report: metrics/report.md, the paper-style table of every evaluated model and the params behind it,
+and metrics/plots/ (per-model NDCG@10 and MRR@10, Recall@k curves) for `dvc plots show`.
 
     python -m stages.report
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from lead.evaluation.report import params_summary, report
+from lead.evaluation.report import params_summary, report, write_plot_data
 from lead.io import atomic_open
 from stages.common import stage_args
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     args, params = stage_args(__doc__, argv=argv)
     with atomic_open("metrics/report.md") as out:
         out.write(report(params, "metrics", params_summary(args.params)))
+    write_plot_data(params)
     log.info("wrote metrics/report.md (%d models)", len(params.eval.dense) + len(params.eval.rerank))
 
 

@@ -8,14 +8,20 @@ from params: a warm-up run, a LEAD run and its baseline kind, a PROD step), its 
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import yaml
 
 from lead.config import DistillConfig, Params
+from lead.data.prepared import PreparedData
+from lead.evaluation.metrics import evaluate_run
+from lead.evaluation.runs import read_trec_run
+from lead.io import atomic_open
 
 COLUMNS = ("MRR@10", "NDCG@10", "Recall@100", "Recall@1000", "MAP@1000")
+CURVE_DEPTHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
 
 
 def _short(folder: str) -> str:
@@ -121,3 +127,35 @@ def params_summary(path: str | Path) -> str:
     raw.get("eval", {}).pop("dense", None)
     raw.get("eval", {}).pop("rerank", None)
     return yaml.safe_dump(raw, sort_keys=False, width=110)
+
+
+def _evaluated(params: Params) -> list[tuple[str, str]]:
+    """(metrics name, run file) of every evaluated model, in report order."""
+    split = params.eval.split
+    rows = [(name, f"runs/{name}.{split}.trec") for name in params.eval.dense]
+    return rows + [(f"{name}.rerank", f"runs/{name}.rerank.{split}.trec") for name in params.eval.rerank]
+
+
+def write_plot_data(params: Params, metrics_dir: str | Path = "metrics", data: str | Path = "data/prepared",
+                    out: str | Path = "metrics/plots") -> None:
+    """What ``dvc plots show`` draws from the evaluations: ``summary.csv`` (model, NDCG@10, MRR@10, for the
+    per-method bars) and ``recall/<model>.csv`` (k, recall: Recall@k for k in CURVE_DEPTHS, from each
+    model's run file and the qrels, by pytrec_eval)."""
+    out, split = Path(out), params.eval.split
+    prepared = PreparedData(data)
+    qrels = prepared.qrels(split)
+    with atomic_open(out / "summary.csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["model", "NDCG@10", "MRR@10"])
+        for name, _ in _evaluated(params):
+            metrics = _read(Path(metrics_dir) / name / "metrics.json").get(split)
+            if metrics:
+                writer.writerow([name, f"{metrics['NDCG@10']:.4f}", f"{metrics['MRR@10']:.4f}"])
+    for name, run_file in _evaluated(params):
+        if not Path(run_file).is_file():
+            continue
+        recall = evaluate_run(qrels, read_trec_run(run_file), prepared.rel_threshold, CURVE_DEPTHS, (1,))
+        with atomic_open(out / "recall" / f"{name}.csv") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["k", "recall"])
+            writer.writerows([k, f"{recall[f'Recall@{k}']:.4f}"] for k in CURVE_DEPTHS)

@@ -44,3 +44,30 @@ def test_rows_describe_each_model_and_carry_its_metrics(tmp_path):
     assert rows["student"][5] == "-"  # not evaluated: no metrics file
     assert "ce re-ranking miner's top 30" in rows
     assert "## The params that produced it" in text and "lead_cb:" in text and "dense:" not in text
+
+
+def test_plot_data_has_every_evaluated_model_and_recall_curves_from_the_runs(tmp_path, monkeypatch):
+    from lead.config import DataConfig
+    from lead.data.prepared import PreparedData, prepare
+    from lead.data.synthetic import SyntheticConfig
+    from lead.evaluation.metrics import evaluate_run
+    from lead.evaluation.report import CURVE_DEPTHS, write_plot_data
+    from lead.evaluation.runs import write_trec_run
+
+    monkeypatch.chdir(tmp_path)
+    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=4, dev_queries=2, test_queries=6, background_passages=5)), "data/prepared")
+    data = PreparedData("data/prepared")
+    qrels = data.qrels("test")
+    pids = [p.pid for p in data.passages()]
+    run = {q: {pid: float(-i) for i, pid in enumerate(pids[j:] + pids[:j])} for j, q in enumerate(qrels)}  # rotated lists
+    write_trec_run("runs/student.test.trec", run, tag="student")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"eval": {"dense": {"student": "models/student", "teacher": "models/t"}}}))
+    (tmp_path / "metrics" / "student").mkdir(parents=True)
+    (tmp_path / "metrics" / "student" / "metrics.json").write_text(json.dumps({"test": {"NDCG@10": 0.5, "MRR@10": 0.25}}))
+    write_plot_data(load_params(tmp_path / "params.yaml"))
+    assert (tmp_path / "metrics/plots/summary.csv").read_text().splitlines() == ["model,NDCG@10,MRR@10", "student,0.5000,0.2500"]
+    curve = (tmp_path / "metrics/plots/recall/student.csv").read_text().splitlines()
+    expected = evaluate_run(qrels, run, data.rel_threshold, CURVE_DEPTHS, (1,))
+    assert curve[0] == "k,recall" and len(curve) == 1 + len(CURVE_DEPTHS)
+    assert [float(line.split(",")[1]) for line in curve[1:]] == [round(expected[f"Recall@{k}"], 4) for k in CURVE_DEPTHS]
+    assert not (tmp_path / "metrics/plots/recall/teacher.csv").exists()  # no run file: no curve
