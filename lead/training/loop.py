@@ -28,6 +28,7 @@ from lead.config import TrainConfig
 from lead.data.examples import BatchSampler
 from lead.errors import is_out_of_memory, out_of_memory
 from lead.io import atomic_dir, atomic_open
+from lead.logs import attach_file_log, detach_file_log
 from lead.models.base import Scorer, TextBatch
 from lead.models.factory import load_scorer, save_scorer
 from lead.training.distributed import DistInfo, barrier
@@ -129,6 +130,24 @@ class Trainer:
         config = self.config
         start = self.resume()
         live = self._live(start)
+        file_log = attach_file_log(self.logs / "stage.log") if self.dist.is_main else None  # beside the curves
+        try:
+            log.info("training %s: steps %d-%d of %d (%s)", self.out, start + 1, config.steps, config.steps,
+                     ", ".join(f"{k}={v}" for k, v in vars(config).items()))
+            terms = self._loop(start, live)
+            log.info("finished %s: %s", self.out, ", ".join(f"{k} {v:.4f}" for k, v in terms.items()))
+        finally:
+            if file_log is not None:
+                detach_file_log(file_log)
+        if self.dist.is_main:
+            for name, model in self.method.trainables.items():
+                save_scorer(model, self.out / name if self.subfolders else self.out)
+            shutil.rmtree(self.checkpoints, ignore_errors=True)  # the run is complete: nothing to resume
+        barrier()
+        return terms
+
+    def _loop(self, start: int, live) -> dict[str, float]:
+        config = self.config
         bar = tqdm(total=config.steps, initial=start, desc=f"train {self.out.name}", disable=not self.dist.is_main)
         terms: dict[str, float] = {}
         for step in range(start, config.steps):
@@ -155,11 +174,6 @@ class Trainer:
         bar.close()
         if live is not None:
             live.end()
-        if self.dist.is_main:
-            for name, model in self.method.trainables.items():
-                save_scorer(model, self.out / name if self.subfolders else self.out)
-            shutil.rmtree(self.checkpoints, ignore_errors=True)  # the run is complete: nothing to resume
-        barrier()
         return terms
 
     def _step(self, step: int) -> dict[str, float]:

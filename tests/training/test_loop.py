@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -77,7 +78,8 @@ def tsv_rows(path: Path) -> list[list[str]]:
 # -- the loop ------------------------------------------------------------------------------------------
 
 
-def test_warmup_training_lowers_the_loss_on_a_fixed_batch(tiny, examples, store, tmp_path):
+def test_warmup_training_lowers_the_loss_on_a_fixed_batch(tiny, examples, store, tmp_path, caplog):
+    caplog.set_level(logging.INFO)  # as the stages' setup_logging does
     scorer = build_scorer(de_config(tiny))
     method = Warmup(scorer, "in_batch")
     fixed = BatchSampler(examples, store, 8, 1, seed=99).batch(0)  # 8 queries x 16 candidates
@@ -96,6 +98,8 @@ def test_warmup_training_lowers_the_loss_on_a_fixed_batch(tiny, examples, store,
     assert set(terms) == {"loss"}
     assert (tmp_path / "out" / "scorer.json").is_file()
     assert [row[0] for row in tsv_rows(tmp_path / "logs" / "plots" / "metrics" / "train" / "loss.tsv")] == ["10", "20", "30"]
+    stage_log = (tmp_path / "logs" / "stage.log").read_text()
+    assert "training " in stage_log and "steps 1-30 of 30" in stage_log and "finished " in stage_log
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
