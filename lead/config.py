@@ -269,7 +269,7 @@ class Params:
     prod: DistillConfig = field(default_factory=DistillConfig)  # defaults of every prod@<name> step (PROD's values)
     prod_steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of prod, ladder order
     flash: dict[str, str] = field(default_factory=dict)  # flash@<name>: the model folder that re-mines negatives
-    divide: DivideConfig = field(default_factory=DivideConfig)
+    divide: dict[str, DivideConfig] = field(default_factory=dict)  # divide@<name> -> data/divided/<name>/
 
     def __post_init__(self):
         for name, run in self.warmup.items():

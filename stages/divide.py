@@ -1,11 +1,11 @@
-"""Stage divide: PROD's data division (spec B.9; params divide).
+"""Stage divide@<name>: PROD's data division (spec B.9; params divide.<name>).
 
-    python -m stages.divide
+    python -m stages.divide <name>
 
-The student (divide.student) retrieves its top divide.depth for every training query, the teacher
-(divide.teacher) re-ranks those candidates, and the queries the rule keeps (by default: the student puts the
-first positive 2nd-15th, the teacher 1st) are written to data/divided/train.jsonl with the student's top
-divide.keep non-positives in rank order; data/divided/division.json holds the counts.
+The student (divide.<name>.student) retrieves its top `depth` for every training query, the teacher re-ranks
+those candidates, and the queries the rule keeps (by default: the student puts the first positive 2nd-15th,
+the teacher 1st) are written to data/divided/<name>/train.jsonl with the student's top `keep` non-positives
+in rank order; data/divided/<name>/division.json holds the counts.
 """
 
 from __future__ import annotations
@@ -18,27 +18,29 @@ from lead.io import write_json
 from lead.models.dual_encoder import DualEncoder
 from lead.models.factory import load_scorer
 from lead.retrieval.division import divide_training_set
-from stages.common import stage_args
+from stages.common import pick, stage_args
 
 log = logging.getLogger("stages.divide")
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, params = stage_args(__doc__, argv=argv)
-    config = params.divide
+    args, params = stage_args(__doc__, "name", argv=argv)
+    config = pick(params.divide, args.name, "divide", args.params)
+    key = f"divide.{args.name}"
     for role in ("student", "teacher"):
         if not getattr(config, role):
-            raise SystemExit(f"{args.params}: divide.{role}: missing (name the model folder)")
+            raise SystemExit(f"{args.params}: {key}.{role}: missing (name the model folder)")
     student, teacher = load_scorer(config.student), load_scorer(config.teacher)
     if not isinstance(student, DualEncoder):
-        raise SystemExit(f"{args.params}: divide.student: {config.student} is a {student.kind} model; it must retrieve (a dual encoder)")
+        raise SystemExit(f"{args.params}: {key}.student: {config.student} is a {student.kind} model; it must retrieve (a dual encoder)")
     examples = list(read_training_file("data/prepared/train.jsonl"))
     divided, stats = divide_training_set(student, teacher, PreparedData("data/prepared"), examples, config, params.eval.batch_size)
     if not divided:
-        raise SystemExit(f"divide: the rule kept no training query ({stats}); widen divide.student_max or divide.depth")
-    write_training_file("data/divided/train.jsonl", divided)
-    write_json("data/divided/division.json", stats)
-    log.info("divided: kept %d of %d training queries (%s)", len(divided), len(examples), stats)
+        raise SystemExit(f"{key}: the rule kept no training query ({stats}); widen student_max or depth")
+    out = f"data/divided/{args.name}"
+    write_training_file(f"{out}/train.jsonl", divided)
+    write_json(f"{out}/division.json", stats)
+    log.info("%s: kept %d of %d training queries (%s)", key, len(divided), len(examples), stats)
 
 
 if __name__ == "__main__":

@@ -84,4 +84,4 @@ def test_the_readme_prod_ladder_preset_is_valid_params(tmp_path):
     config, train = loaded.distill_run("dpd", "prod")
     assert (config.kd, config.temperature, config.lwf_weight, config.epochs) == ("softmax", 4.0, 1.0, 3.5)
     assert (train.negatives, train.negative_sampling, train.lr, train.candidates) == (15, "descend", 1e-5, "own")
-    assert loaded.divide.depth == 200 and loaded.flash["f3"] == "models/prod/tpd2/student"
+    assert loaded.divide["dpd"].depth == 200 and loaded.flash["f3"] == "models/prod/tpd2/student"

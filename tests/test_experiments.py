@@ -61,7 +61,7 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
         models={"de": {"kind": "de", "name": tiny, "pooling": "mean", "passage_max_length": 48}},
         warmup={"miner": {"init": "de", "train_file": "data/prepared/train.jsonl"}},
         distill_runs={}, prod_steps={}, flash={},
-        divide={"student": "models/miner", "teacher": "models/miner", "depth": 20, "keep": 5},
+        divide={},
     )
     params["data"]["synthetic"].update(train_queries=16, dev_queries=4, test_queries=8, background_passages=5)
     params["train"].update(steps=4, batch_queries=4, negatives=1, checkpoint_every=100, log_every=2, lr=1e-3)

@@ -87,13 +87,13 @@ def test_the_prod_ladder_runs_step_by_step(project):
         "tpd1": {"student": "models/init/de", "teacher": "models/miner", "train_file": "data/mined/train.jsonl", "lwf_weight": 0.0},
         "tpd2": {"student": "models/prod/tpd1/student", "teacher": "models/ce", "train_file": "data/flash/tpd1/train.jsonl",
                  "train": {"candidates": "own"}},
-        "dpd": {"student": "models/prod/tpd2/student", "teacher": "models/ce", "train_file": "data/divided/train.jsonl",
+        "dpd": {"student": "models/prod/tpd2/student", "teacher": "models/ce", "train_file": "data/divided/dpd/train.jsonl",
                 "epochs": 1, "train": {"candidates": "own", "negative_sampling": "descend"}},
     }
     params["flash"] = {"tpd1": "models/prod/tpd1/student"}
     # every positive is inside the top 100 of 101 passages, so this rule keeps every training query
-    params["divide"] = {"student": "models/prod/tpd2/student", "teacher": "models/ce", "depth": 100, "keep": 5,
-                        "student_min": 0, "student_max": 99, "teacher_max": 99}
+    params["divide"] = {"dpd": {"student": "models/prod/tpd2/student", "teacher": "models/ce", "depth": 100, "keep": 5,
+                                "student_min": 0, "student_max": 99, "teacher_max": 99}}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     prepare.main([])
     init.main([])
@@ -110,9 +110,9 @@ def test_the_prod_ladder_runs_step_by_step(project):
     curves = project / "logs/prod/tpd2/plots/metrics/train"
     assert (curves / "lwf.tsv").exists() and (curves / "kd_softmax.tsv").exists() and not (curves / "layer_loss.tsv").exists()
 
-    divide.main([])
-    divided = list(read_training_file(project / "data/divided/train.jsonl"))
-    stats = json.loads((project / "data/divided/division.json").read_text())
+    divide.main(["dpd"])
+    divided = list(read_training_file(project / "data/divided/dpd/train.jsonl"))
+    stats = json.loads((project / "data/divided/dpd/division.json").read_text())
     assert stats["kept"] == len(divided) == 12 and stats["queries"] == 12
     assert all(len(e.negatives) == 5 and not set(e.negatives) & set(e.positives) for e in divided)
     prod.main(["dpd"])  # 1 epoch of 12 queries at 4 a step: 3 steps

@@ -11,7 +11,7 @@ re-ranking of exactly those candidates, both best first, and the query's judged 
   counting as rank infinity (PROD: teacher_max = 14, the teacher's hit in its top-15 and strictly above the
   student's).
 
-``divide_training_set`` runs the whole step on a prepared collection (the divide stage).
+``divide_training_set`` runs the whole step on a prepared collection (the divide@<name> stage).
 """
 
 from __future__ import annotations
