@@ -1,0 +1,51 @@
+"""The papers' presets: each LEAD setting over each MS MARCO data preset gives valid params naming its models."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from lead.config import load_params
+from lead.presets import PRESETS, apply, main, merge
+
+ROOT = PRESETS.parent
+SETTINGS = {"lead-12de-6de": "de_teacher", "lead-12cb-6de": "cb_teacher", "lead-12ce-6de": "ce_teacher", "lead-24cb-12de": "cb_teacher"}
+
+
+def test_merge_merges_mappings_and_replaces_the_listed_keys():
+    base = {"eval": {"depth": 10, "dense": {"a": 1}}, "models": {"x": 1}, "seed": 1}
+    merged = merge(base, {"eval": {"dense": {"b": 2}}, "models": {"y": 2}, "seed": 2}, frozenset({"eval.dense"}))
+    assert merged == {"eval": {"depth": 10, "dense": {"b": 2}}, "models": {"x": 1, "y": 2}, "seed": 2}
+    assert base["eval"]["dense"] == {"a": 1}  # the input is not modified
+
+
+@pytest.mark.parametrize("data", ["data-mspas", "data-msdoc"])
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+def test_each_setting_over_each_data_preset_is_valid(tmp_path, data, setting):
+    merged = apply([data, setting], yaml.safe_load((ROOT / "params.yaml").read_text()))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(merged))
+    params = load_params(path)
+    assert params.data.source == "msmarco" and params.data.splits["train"].queries == "queries.train.tsv"
+    assert not params.prod_steps and not params.flash and not params.divide  # the embedded ladder is gone
+    assert set(params.distill_runs) == {f"lead_{setting[5:].replace('-', '_')}", f"kd_{setting[5:].replace('-', '_')}"}
+    lead_run, train = params.distill_run(f"lead_{setting[5:].replace('-', '_')}")
+    assert lead_run.teacher == f"models/{SETTINGS[setting]}" and lead_run.layers == 5 and lead_run.layer_temperature == 10.0
+    assert train.steps in (50000, 100000)
+    names = {m.name for m in params.models.values()}
+    assert names <= {"Luyu/co-condenser-marco", "distilbert-base-uncased", "nghuyong/ernie-2.0-large-en"}
+    for name, folder in params.eval.dense.items():  # every evaluated model is a warm-up or a distill output
+        assert folder.removeprefix("models/").split("/")[0] in set(params.warmup) | set(params.distill_runs), name
+
+
+def test_apply_rewrites_params_only_when_valid(tmp_path, monkeypatch):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    main(["apply", "data-mspas", "lead-12cb-6de"])
+    assert load_params("params.yaml").distill_run("lead_12cb_6de")[1].lr == 2e-5
+    before = (tmp_path / "params.yaml").read_text()
+    with pytest.raises(SystemExit, match="no preset 'nope'"):
+        main(["apply", "nope"])
+    assert (tmp_path / "params.yaml").read_text() == before
