@@ -277,7 +277,10 @@ class Params:
                 raise ValueError(f"warmup.{name}.init: {run.init!r} is not a key of models ({', '.join(self.models)})")
         for name in self.distill_runs:
             self.distill_run(name)  # every run's keys and values are checked when params.yaml is read
-        for name in self.prod_steps:
+        for name, step in self.prod_steps.items():
+            if "train_file" not in (step or {}):  # dvc.yaml reads it per step to order the stages
+                raise ConfigError(f"prod_steps.{name}.train_file", "missing: name the step's training file "
+                                  "(data/mined/train.jsonl, a flash@ output or a divide@ output)")
             self.distill_run(name, "prod")
 
     def distill_run(self, name: str, section: Literal["distill", "prod"] = "distill") -> tuple[DistillConfig, TrainConfig]:

@@ -85,3 +85,10 @@ def test_the_readme_prod_ladder_preset_is_valid_params(tmp_path):
     assert (config.kd, config.temperature, config.lwf_weight, config.epochs) == ("softmax", 4.0, 1.0, 3.5)
     assert (train.negatives, train.negative_sampling, train.lr, train.candidates) == (15, "descend", 1e-5, "own")
     assert loaded.divide["dpd"].depth == 200 and loaded.flash["f3"] == "models/prod/tpd2/student"
+
+
+def test_a_prod_step_must_name_its_training_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("prod_steps: {tpd1: {student: models/s, teacher: models/t}}\n")
+    with pytest.raises(ConfigError, match=r"prod_steps\.tpd1\.train_file: missing: name the step's training file"):
+        load_params(path)
