@@ -35,12 +35,13 @@ def main() -> None:
     parser.add_argument("--experiments", nargs="*", default=[])
     parser.add_argument("--metric", nargs="+", default=["NDCG@10"])
     parser.add_argument("--split", default="test")
+    parser.add_argument("--no-workspace", action="store_true", help="leave the workspace column out (another dataset)")
     args = parser.parse_args()
 
     shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "-A"], check=True, capture_output=True, text=True).stdout)
     runs: dict[str, dict] = {}
     _find_runs(shown, set(args.experiments), runs)
-    order = ["workspace", *args.experiments]
+    order = [*([] if args.no_workspace else ["workspace"]), *args.experiments]
     missing = [r for r in order if r not in runs]
     if missing:
         raise SystemExit(f"not found in dvc exp show: {', '.join(missing)}")
@@ -48,7 +49,7 @@ def main() -> None:
         print(f"\n{metric} ({args.split}), runs: {', '.join(order)}\n")
         print("| model | " + " | ".join(order) + " | mean | std |")
         print("|---|" + "---|" * (len(order) + 2))
-        for path in runs["workspace"]:
+        for path in runs[order[0]]:
             values = [runs[r].get(path, {}).get("data", {}).get(args.split, {}).get(metric) for r in order]
             if any(v is None for v in values):
                 continue
