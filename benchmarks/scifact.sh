@@ -9,7 +9,7 @@
 #   dvc exp show --only-changed -n scifact          # or: python -m benchmarks.seeds --experiments scifact
 #
 # Passages are cut at 128 tokens for every model (SciFact abstracts have a median of ~310 MiniLM tokens; the
-# published zero-shot MiniLM figure uses 256) to keep the run near half an hour on 2 CPU cores. The path is
+# published zero-shot MiniLM figure uses 256) to keep the run near 80 minutes on 2 CPU cores. The path is
 # made absolute because `--temp` runs in a copy of the repository under .dvc/tmp.
 set -euo pipefail
 data=$(realpath "${1:-../shared/data/scifact}")
