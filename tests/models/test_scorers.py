@@ -6,6 +6,7 @@ tensor), never by calling the code under test a second time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -384,7 +385,6 @@ def test_folder_without_scorer_json_is_a_load_error(tiny, tmp_path):
 
 
 def test_dual_encoder_scale_multiplies_final_and_per_layer_scores(tmp_path):
-    import dataclasses
 
     from lead.models.factory import build_scorer
 
@@ -425,3 +425,31 @@ def test_a_model_with_its_own_trained_vocabulary(tmp_path):
     assert loaded.tokenizer.get_vocab() == vocab
     tokens = scorer.tokenize_queries(["a violinist"])
     assert torch.allclose(loaded.eval().embed_queries(tokens), scorer.eval().embed_queries(tokens))
+
+
+@pytest.mark.parametrize("kind", ["de", "colbert", "ce"])
+def test_a_distilbert_encoder_works_for_every_scorer_kind(tmp_path, kind):
+    """The LEAD presets' 6-layer student is DistilBERT: its scorers give final and per-layer scores, save and
+    load, and can be cut to fewer blocks (a tiny random DistilBERT stands in for distilbert-base-uncased)."""
+    from transformers import DistilBertConfig, DistilBertModel
+
+    from lead.models.pretrained import load_tokenizer
+
+    folder = tmp_path / "distilbert"
+    torch.manual_seed(0)
+    DistilBertModel(DistilBertConfig(vocab_size=30522, dim=32, n_layers=3, n_heads=2, hidden_dim=64,
+                                     max_position_embeddings=128)).save_pretrained(folder)
+    load_tokenizer("packaged:all-MiniLM-L6-v2").save_pretrained(folder)
+    config = ScorerConfig(kind=kind, name=str(folder), pooling="cls", query_max_length=16, passage_max_length=32)
+    scorer = build_scorer(config).eval()
+    passages = [Passage(f"p{i}", text) for i, text in enumerate(["a cat is an animal", "x", "dogs eat food", "y"])]
+    batch = TextBatch(["q1", "q2"], ["what is a cat", "dog food"], [p.pid for p in passages], passages, 2)
+    own = kind == "ce"
+    with torch.no_grad():
+        scores = scorer.scores(batch, own=own, layers=[1, 3])
+    assert scorer.num_layers == 3 and scores.layers.shape == (2, *scores.final.shape)
+    save_scorer(scorer, tmp_path / "saved")
+    with torch.no_grad():
+        again = load_scorer(tmp_path / "saved").eval().scores(batch, own=own).final
+    assert torch.allclose(again, scores.final, atol=1e-5)
+    assert build_scorer(dataclasses.replace(config, num_layers=2)).num_layers == 2
