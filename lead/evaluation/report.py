@@ -19,6 +19,7 @@ from lead.data.prepared import PreparedData
 from lead.evaluation.metrics import evaluate_run
 from lead.evaluation.runs import read_trec_run
 from lead.io import atomic_open
+from lead.models.factory import read_scorer_config
 
 COLUMNS = ("MRR@10", "NDCG@10", "Recall@100", "Recall@1000", "MAP@1000")
 CURVE_DEPTHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
@@ -26,8 +27,7 @@ CURVE_DEPTHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
 
 def _short(folder: str) -> str:
     """models/prod/tpd1/student -> prod/tpd1, models/cb_teacher -> cb_teacher."""
-    name = folder.removeprefix("models/").removesuffix("/student")
-    return name
+    return folder.removeprefix("models/").removesuffix("/student")
 
 
 def _distill_method(config: DistillConfig, section: str, name: str) -> str:
@@ -74,13 +74,12 @@ def describe(params: Params, folder: str) -> tuple[str, str]:
 def _model_shape(folder: str) -> tuple[str, str]:
     """(kind, layers) read from the saved model folder."""
     try:
-        config = json.loads((Path(folder) / "scorer.json").read_text())["config"]
-        layers = config.get("num_layers")
+        config = read_scorer_config(folder)
+        layers = config.num_layers
         if layers is None:
-            encoder = json.loads((Path(folder) / "encoder" / "config.json").read_text())
-            layers = encoder.get("num_hidden_layers")
-        return config["kind"], str(layers)
-    except (OSError, KeyError, ValueError):
+            layers = json.loads((Path(folder) / "encoder" / "config.json").read_text()).get("num_hidden_layers")
+        return config.kind, str(layers)
+    except (OSError, ValueError):  # ModelLoadError and ConfigError are ValueErrors: a model not trained yet
         return "?", "?"
 
 
@@ -91,9 +90,6 @@ def _read(path: Path) -> dict:
 def report(params: Params, metrics_dir: str | Path = "metrics", params_text: str | None = None) -> str:
     """The Markdown report for every evaluated model of ``params``."""
     metrics_dir, split = Path(metrics_dir), params.eval.split
-    rows = [(name, folder, name) for name, folder in params.eval.dense.items()]
-    rows += [(f"{name}.rerank", folder, f"{name} re-ranking {params.eval.first_stage}'s top {params.eval.rerank_depth}")
-             for name, folder in params.eval.rerank.items()]
     header = ["model", "how it was made", "teacher", "kind", "layers", *COLUMNS, "parameters (M)", "encode passages/s"]
     lines = [
         f"# Results on the {split} split",
@@ -105,7 +101,7 @@ def report(params: Params, metrics_dir: str | Path = "metrics", params_text: str
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    for key, folder, label in rows:
+    for key, folder, label, _ in _evaluated(params):
         metrics = _read(metrics_dir / key / "metrics.json").get(split, {})
         timing = _read(metrics_dir / key / "timing.json")
         how, teacher = describe(params, folder)
@@ -129,11 +125,12 @@ def params_summary(path: str | Path) -> str:
     return yaml.safe_dump(raw, sort_keys=False, width=110)
 
 
-def _evaluated(params: Params) -> list[tuple[str, str]]:
-    """(metrics name, run file) of every evaluated model, in report order."""
-    split = params.eval.split
-    rows = [(name, f"runs/{name}.{split}.trec") for name in params.eval.dense]
-    return rows + [(f"{name}.rerank", f"runs/{name}.rerank.{split}.trec") for name in params.eval.rerank]
+def _evaluated(params: Params) -> list[tuple[str, str, str, str]]:
+    """(metrics name, model folder, row label, run file) of every evaluated model, in report order."""
+    split, first = params.eval.split, params.eval.first_stage
+    rows = [(name, folder, name, f"runs/{name}.{split}.trec") for name, folder in params.eval.dense.items()]
+    return rows + [(f"{name}.rerank", folder, f"{name} re-ranking {first}'s top {params.eval.rerank_depth}",
+                    f"runs/{name}.rerank.{split}.trec") for name, folder in params.eval.rerank.items()]
 
 
 def write_plot_data(params: Params, metrics_dir: str | Path = "metrics", data: str | Path = "data/prepared",
@@ -147,11 +144,11 @@ def write_plot_data(params: Params, metrics_dir: str | Path = "metrics", data: s
     with atomic_open(out / "summary.csv") as handle:
         writer = csv.writer(handle)
         writer.writerow(["model", "NDCG@10", "MRR@10"])
-        for name, _ in _evaluated(params):
+        for name, *_ in _evaluated(params):
             metrics = _read(Path(metrics_dir) / name / "metrics.json").get(split)
             if metrics:
                 writer.writerow([name, f"{metrics['NDCG@10']:.4f}", f"{metrics['MRR@10']:.4f}"])
-    for name, run_file in _evaluated(params):
+    for name, _, _, run_file in _evaluated(params):
         if not Path(run_file).is_file():
             continue
         recall = evaluate_run(qrels, read_trec_run(run_file), prepared.rel_threshold, CURVE_DEPTHS, (1,))
