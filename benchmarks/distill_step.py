@@ -19,11 +19,15 @@ random-weight encoders of a named shape (no weights to download or carry): ``min
 (6 x 384) teacher and its 2-block student; ``paper`` = a BERT-base teacher (12 x 768) and a 6-layer student
 (LEAD's 12 -> 6 setting), passages of 144 tokens. On CUDA the model FLOP utilisation (MFU) of each step is
 estimated from the padded token counts (6 x parameters x tokens + attention) against ``--peak-tflops``.
+``--pretokenize`` tokenizes the batches before the timed step, as the Trainer's data loader does
+(``train.loader_workers``); without it the step tokenizes (loader_workers 0). ``--compile`` applies
+``torch.compile`` to every trained transformer (``train.compile``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import resource
@@ -106,16 +110,24 @@ def make_method(variant: str, student_config: ScorerConfig, teacher_config: Scor
 
 
 class Stepper:
-    """One method with its own AdamW, stepping like the Trainer (autocast, clipping, fused AdamW on CUDA)."""
+    """One method with its own AdamW, stepping like the Trainer (autocast, clipping, fused AdamW)."""
 
-    def __init__(self, method, device: torch.device, bf16: bool):
+    def __init__(self, method, device: torch.device, bf16: bool, compile: bool = False):
         self.method, self.device, self.bf16 = method, device, bf16
         for model in method.trainables.values():
             model.to(device).train()
+            for encoder in model.encoders() if compile else ():
+                encoder.compile(dynamic=True)
         for model in getattr(method, "frozen", {}).values():
             model.to(device).eval()
         params = [p for m in method.trainables.values() for p in m.parameters()]
-        self.optimizer = torch.optim.AdamW(params, lr=1e-5, fused=device.type == "cuda")
+        self.optimizer = torch.optim.AdamW(params, lr=1e-5, fused=True)
+
+    def pretokenized(self, batch: TextBatch) -> TextBatch:
+        """``batch`` with every model's tokens made ahead, pinned on CUDA (what the Trainer's loader hands over)."""
+        roles = {**self.method.trainables, **getattr(self.method, "frozen", {})}
+        ahead = dataclasses.replace(batch, tokens={role: model.tokenize(batch) for role, model in roles.items()})
+        return ahead.pin_memory() if self.device.type == "cuda" else ahead
 
     def step(self, batch: TextBatch, step: int) -> float:
         sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
@@ -155,14 +167,16 @@ def measure(args, student_config, teacher_config, variants, device, bf16) -> dic
     shape = SHAPES.get(args.shape, {})
     words = shape.get("passage_len", 96)
     batches = synthetic_batches(4, args.batch_queries, 1 + args.negatives, words)
-    steppers = {v: Stepper(make_method(v, student_config, teacher_config, args.layers), device, bf16) for v in variants}
+    steppers = {v: Stepper(make_method(v, student_config, teacher_config, args.layers), device, bf16, args.compile)
+                for v in variants}
+    feeds = {v: [s.pretokenized(b) for b in batches] if args.pretokenize else batches for v, s in steppers.items()}
     times = {v: [] for v in variants}
     peak = {}
     for step in range(args.warmup_steps + args.steps):
         for variant, stepper in steppers.items():
             if device.type == "cuda" and step == args.warmup_steps:
                 torch.cuda.reset_peak_memory_stats()
-            elapsed = stepper.step(batches[step % len(batches)], step)
+            elapsed = stepper.step(feeds[variant][step % len(batches)], step)
             if step >= args.warmup_steps:
                 times[variant].append(elapsed)
     result = {}
@@ -181,9 +195,9 @@ def measure(args, student_config, teacher_config, variants, device, bf16) -> dic
         for variant in variants:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-            stepper = Stepper(make_method(variant, student_config, teacher_config, args.layers), device, bf16)
+            stepper = Stepper(make_method(variant, student_config, teacher_config, args.layers), device, bf16, args.compile)
             for step in range(2):
-                stepper.step(batches[step], step)
+                stepper.step(stepper.pretokenized(batches[step]) if args.pretokenize else batches[step], step)
             result[variant]["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
             del stepper
     return result
@@ -220,6 +234,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup-steps", type=int, default=2)
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100/H200 SXM: 989)")
+    parser.add_argument("--pretokenize", action="store_true", help="tokenize ahead of the timed step (the data loader's job)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the trained transformers")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
     args, argv = parser.parse_args(), sys.argv[1:]
     if args.tokenizer.startswith("packaged:"):
@@ -238,7 +254,7 @@ def main() -> None:
     report = {"machine": platform.machine(), "device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads",
               "torch": torch.__version__, "shape": args.shape or "params.yaml de2 <- " + teacher_config.kind,
               "teacher_kind": args.teacher_kind, "batch_queries": args.batch_queries, "negatives": args.negatives,
-              "k": args.layers, "results": {}}
+              "k": args.layers, "pretokenize": args.pretokenize, "compile": args.compile, "results": {}}
     for precision in args.precision:
         result = measure(args, student_config, teacher_config, args.variants, device, precision == "bf16")
         if device.type == "cpu":

@@ -67,7 +67,7 @@ def main() -> None:
         torch.manual_seed(0)
         scorer = build_scorer(config).to(device).train()
         method = Warmup(scorer, candidates)
-        optimizer = torch.optim.AdamW(scorer.parameters(), lr=1e-5, fused=device.type == "cuda")
+        optimizer = torch.optim.AdamW(scorer.parameters(), lr=1e-5, fused=True)
         sampler = BatchSampler(examples, store, queries, negatives, seed=0)
         times = []
         for step in range(args.warmup_steps + args.steps):

@@ -52,7 +52,7 @@ def run(params: Params, name: str, section: str, params_file: str) -> None:
     log.info("%s %s: %s student (%d layers) from %s %s teacher (%d layers, %s), %s candidates, %d steps on %d queries",
              section, name, config.student, student.num_layers, "trained" if config.teacher_trainable else "frozen",
              teacher.kind, teacher.num_layers, config.teacher, "own" if method.own else "in-batch", train.steps, len(examples))
-    inputs = fingerprint(config.student, config.teacher, config.train_file, extra={"train": asdict(train), "distill": asdict(config)})
+    inputs = fingerprint(config.student, config.teacher, config.train_file, extra={"train": train.result_fields(), "distill": asdict(config)})
     Trainer(method, sampler, train, out=f"models/{where}", checkpoints=f"checkpoints/{section}-{name}",
             logs=f"logs/{where}", dist=dist, fingerprint=inputs, subfolders=True).train()
 

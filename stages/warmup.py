@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
                            train.negatives, train.negative_sampling, train.seed, dist.world_size)
     log.info("warmup %s: %s from models/init/%s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
              run.init, len(examples), train.steps, dist.world_size)
-    inputs = fingerprint(f"models/init/{run.init}", run.train_file, extra={"train": asdict(train), "run": asdict(run)})
+    inputs = fingerprint(f"models/init/{run.init}", run.train_file, extra={"train": train.result_fields(), "run": asdict(run)})
     trainer = Trainer(Warmup(scorer, train.candidates), sampler, train, out=f"models/{args.name}",
                       checkpoints=f"checkpoints/{args.name}", logs=f"logs/{args.name}", dist=dist, fingerprint=inputs)
     trainer.train()

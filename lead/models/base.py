@@ -67,12 +67,20 @@ class TextBatch:
     pids: list[str]
     passages: list[Passage]
     group_size: int
+    # Each model's tokenized view of the batch, by its role in the method ("model", "student", "teacher",
+    # ...), filled ahead of the step by the data loader (lead.training.loader); empty: tokenize in the step.
+    tokens: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if len(self.passages) != len(self.queries) * self.group_size or len(self.pids) != len(self.passages):
             raise ValueError(
                 f"{len(self.queries)} queries x group {self.group_size} != {len(self.passages)} passages"
             )
+
+    def pin_memory(self) -> "TextBatch":
+        """Page-locked token tensors (the DataLoader calls this with ``pin_memory=True``): faster, async copies."""
+        self.tokens = {role: {k: v.pin_memory() for k, v in view.items()} for role, view in self.tokens.items()}
+        return self
 
 
 @dataclass
@@ -157,6 +165,12 @@ class Scorer(nn.Module, abc.ABC):
         """tokenize -> forward -> score in one call (no gathering)."""
         return self.score(self(self.tokenize(batch), layers=layers), own=own)
 
+    def encoders(self) -> list[nn.Module]:
+        """The transformer(s) inside this scorer, each once (a shared tower is one module)."""
+        from transformers import PreTrainedModel
+
+        return [m for m in self.children() if isinstance(m, PreTrainedModel)]
+
     def _to_device(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         device = self.device
-        return {k: v.to(device) for k, v in tokens.items()}
+        return {k: v.to(device, non_blocking=True) for k, v in tokens.items()}

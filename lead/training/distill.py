@@ -87,10 +87,12 @@ class Distill:
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int):
         c = self.config
         pairs = self.selector.pairs(step) if self.selector is not None else None
-        student, student_encoded = candidate_scores(models["student"], batch, self.own, pairs.student if pairs else (), self.virt)
+        student, student_encoded = candidate_scores(models["student"], batch, self.own, pairs.student if pairs else (), self.virt,
+                                                           role="student")
         teacher_model = models.get("teacher", self.teacher)
         with contextlib.nullcontext() if c.teacher_trainable else torch.no_grad():
-            teacher, teacher_encoded = candidate_scores(teacher_model, batch, self.own, pairs.teacher if pairs else (), self.virt)
+            teacher, teacher_encoded = candidate_scores(teacher_model, batch, self.own, pairs.teacher if pairs else (), self.virt,
+                                                       role="teacher")
         targets = student.targets(self.own, batch.group_size)
 
         student_nll = contrastive_nll(student.final, targets)
@@ -112,7 +114,7 @@ class Distill:
                 terms["response_kl_reverse"] = reverse.item()
         if c.lwf_weight > 0:
             with torch.no_grad():
-                entry, _ = candidate_scores(self.frozen["entry_student"], batch, self.own)
+                entry, _ = candidate_scores(self.frozen["entry_student"], batch, self.own, role="entry_student")
             lwf = self._kd(student.final, entry.final, targets)
             total = total + c.lwf_weight * lwf
             terms["lwf"] = lwf.item()

@@ -22,14 +22,17 @@ def world_size() -> int:
     return torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
 
 
-def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=(), token_states: bool = False) -> tuple[Scores, Encoded]:
+def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=(), token_states: bool = False,
+                     role: str | None = None) -> tuple[Scores, Encoded]:
     """One forward of ``model`` (DDP-wrapped or not) and its scores over the candidate set.
 
-    In-batch mode gathers the encodings of every rank first, so each query is scored against every passage
-    of the global batch; own mode scores each query's own group locally.
+    The tokens are the batch's ``tokens[role]`` when the data loader made them ahead of the step, else the
+    scorer tokenizes here. In-batch mode gathers the encodings of every rank first, so each query is scored
+    against every passage of the global batch; own mode scores each query's own group locally.
     """
     scorer: Scorer = unwrap(model)
-    encoded = model(scorer.tokenize(batch), layers=layers, token_states=token_states)
+    tokens = batch.tokens.get(role) if role is not None else None
+    encoded = model(tokens if tokens is not None else scorer.tokenize(batch), layers=layers, token_states=token_states)
     if not own:
         encoded = gather_encoded(encoded)
     return scorer.score(encoded, own=own), encoded
@@ -43,7 +46,7 @@ class Warmup:
         self.own = candidates == "own"
 
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int):
-        scores, _ = candidate_scores(models["model"], batch, self.own)
+        scores, _ = candidate_scores(models["model"], batch, self.own, role="model")
         loss = contrastive_nll(scores.final, scores.targets(self.own, batch.group_size))
         # In-batch: every rank computes the global loss but only its slice has gradient; DDP averages the
         # ranks' gradients, so scale by the world size to get the gradient of the global mean.

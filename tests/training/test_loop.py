@@ -119,6 +119,34 @@ def test_same_seed_gives_bit_identical_weights_and_another_seed_does_not(tiny, e
     assert len(changed) > len(results["a"]) // 2
 
 
+def test_loader_workers_and_gradient_checkpointing_leave_the_weights_unchanged(tiny, examples, store, tmp_path):
+    """Tokenizing in two worker processes gives the batches (and so the weights) of tokenizing in the step;
+    recomputing activations in the backward gives the same gradients up to float rounding."""
+    weights = {}
+    for name, extra in [("inline", {}), ("workers", {"loader_workers": 2}), ("checkpointing", {"gradient_checkpointing": True})]:
+        config = TrainConfig(steps=4, batch_queries=4, negatives=1, lr=1e-3, checkpoint_every=100, **extra)
+        train(Warmup(build_scorer(de_config(tiny)), "in_batch"), examples, store, config, tmp_path / name)
+        weights[name] = _weights(tmp_path / name / "out")
+    for key, value in weights["inline"].items():
+        assert torch.equal(value, weights["workers"][key]), key
+        torch.testing.assert_close(value, weights["checkpointing"][key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_the_loader_hands_over_the_samplers_batches_with_every_roles_tokens(tiny, examples, store):
+    from lead.training.loader import tokenized_batches
+
+    scorer = build_scorer(de_config(tiny))
+    sampler = BatchSampler(examples, store, 4, 1, seed=5)
+    batches = list(tokenized_batches(sampler, {"model": scorer.tokenize}, first=3, end=6, workers=1))
+    assert len(batches) == 3
+    for index, batch in zip(range(3, 6), batches):
+        expected = sampler.batch(index)
+        assert (batch.qids, batch.pids) == (expected.qids, expected.pids)
+        assert batch.tokens.keys() == {"model"}
+        for key, value in scorer.tokenize(expected).items():
+            assert torch.equal(batch.tokens["model"][key], value), key
+
+
 class Crash(Exception):
     pass
 
