@@ -207,7 +207,13 @@ class EvalConfig:
     batch_size: int = 64
     recall_depths: list[int] = field(default_factory=lambda: [50, 100, 1000])
     hit_depths: list[int] = field(default_factory=lambda: [1, 5, 20, 50, 100, 1000])
-    use_gpu: bool | None = None  # faiss on the GPU; null = when available
+    use_gpu: bool | None = None  # search on the GPU (faiss-gpu, else torch for Flat); null = when available
+    index: str = "Flat"  # faiss index-factory string, inner product: Flat (exact), HNSW32, IVF4096,Flat, IVF4096,PQ64
+    nprobe: int = 32  # inverted lists searched by an IVF index
+    # Corpus embeddings: null = in memory (float32); a folder = float16 shards on disk, memory-mapped and
+    # resumable per shard (lead.retrieval.shards), removed once the search is done. For corpora beyond RAM.
+    embeddings_dir: str | None = None
+    shard_size: int = 100_000
     first_stage: str = "miner"  # whose run the re-rankers re-rank (a key of eval.dense)
     rerank_depth: int = 50
     dense: dict[str, str] = field(default_factory=dict)  # name -> model folder, evaluated by full retrieval
@@ -267,8 +273,26 @@ class DistillConfig:
 
 
 @dataclass
+class FetchConfig:
+    """The fetch stage: official files to download (lead.data.download.SOURCES); none by default."""
+
+    sources: list[str] = field(default_factory=list)  # e.g. [msmarco-passage, trec-dl-2019-passage]
+    folder: str = "data/fetched"
+    mirror: str | None = None  # a base URL or file:// folder in place of the official locations
+    checksums: dict[str, str] = field(default_factory=dict)  # file name -> SHA-256 to require
+
+    def __post_init__(self):
+        from lead.data.download import SOURCES
+
+        unknown = [s for s in self.sources if s not in SOURCES]
+        if unknown:
+            raise ValueError(f"unknown sources {unknown}; known: {', '.join(sorted(SOURCES))}")
+
+
+@dataclass
 class Params:
     seed: int = 13
+    fetch: FetchConfig = field(default_factory=FetchConfig)
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     models: dict[str, ScorerConfig] = field(default_factory=dict)  # initial models; init writes models/init/<key>

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     if not isinstance(student, DualEncoder):
         raise SystemExit(f"{args.params}: {key}.student: {config.student} is a {student.kind} model; it must retrieve (a dual encoder)")
     examples = list(read_training_file("data/prepared/train.jsonl"))
-    divided, stats = divide_training_set(student, teacher, PreparedData("data/prepared"), examples, config, params.eval.batch_size)
+    divided, stats = divide_training_set(student, teacher, PreparedData("data/prepared"), examples, config, params.eval.batch_size,
+                                          search=params.eval)
     if not divided:
         raise SystemExit(f"{key}: the rule kept no training query ({stats}); widen student_max or depth")
     out = f"data/divided/{args.name}"

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{args.params}: {key}: {folder} is a {model.kind} model; mining needs a dual encoder")
     examples = list(read_training_file("data/prepared/train.jsonl"))
     mined = mine_negatives(model, PreparedData("data/prepared"), examples, params.mine.depth, params.mine.keep,
-                           params.eval.batch_size)
+                           params.eval.batch_size, search=params.eval)
     write_training_file(out, mined)
     log.info("mined with %s: %d of %d training queries, %.1f negatives each -> %s", folder, len(mined), len(examples),
              sum(len(e.negatives) for e in mined) / max(len(mined), 1), out)

@@ -1,14 +1,18 @@
-"""Evaluate a model by full retrieval (dual encoder: corpus encoding + exact faiss search; ColBERT: exhaustive
-MaxSim) and score runs with pytrec_eval."""
+"""Evaluate a model by full retrieval (dual encoder: corpus encoding + faiss search, exact by default; ColBERT:
+exhaustive MaxSim) and score runs with pytrec_eval."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
+import torch
 
 from lead.config import EvalConfig
 from lead.data.prepared import PreparedData
@@ -20,6 +24,7 @@ from lead.models.dual_encoder import DualEncoder
 from lead.retrieval.encode import encode
 from lead.retrieval.index import build_index, search
 from lead.retrieval.maxsim import exhaustive_maxsim
+from lead.retrieval.shards import encode_corpus
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +46,23 @@ def _recording_ids(passages: Iterable[Passage], pids: np.ndarray) -> Iterator[Pa
 def retrieve(model: DualEncoder, data: PreparedData, queries: list[Query], config: EvalConfig) -> tuple[Run, dict[str, float]]:
     """Top-``config.depth`` run of ``queries`` over the whole prepared collection, and its timing."""
     started = time.perf_counter()
-    pids = np.empty(data.num_passages, dtype=object)
-    corpus = encode(model, _recording_ids(data.passages(), pids), "passages", data.num_passages, config.batch_size)
+    if config.embeddings_dir is None:  # in memory, float32
+        pids = np.empty(data.num_passages, dtype=object)
+        corpus = encode(model, _recording_ids(data.passages(), pids), "passages", data.num_passages, config.batch_size)
+        blocks, folder = corpus, None
+    else:  # float16 shards on disk, streamed in and out; a killed run resumes at its first missing shard
+        folder = Path(config.embeddings_dir) / model_fingerprint(model, data)
+        shards = encode_corpus(model, data.passages(), data.num_passages, folder, config.shard_size, config.batch_size,
+                               fingerprint=folder.name)
+        pids, blocks = shards.pids(), shards.blocks()
     encoded = time.perf_counter()
     query_vectors = encode(model, [q.text for q in queries], "queries", len(queries), config.batch_size)
-    index = build_index(corpus, use_gpu=config.use_gpu)
+    index = build_index(blocks, use_gpu=config.use_gpu, spec=config.index, nprobe=config.nprobe)
     scores, indices = search(index, query_vectors, config.depth)
     finished = time.perf_counter()
     run = run_from_arrays([q.qid for q in queries], pids, indices, scores)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)  # the run is written: the embeddings are not kept
     timing = {
         "passages": data.num_passages,
         "encode_passages_s": encoded - started,
@@ -56,6 +70,17 @@ def retrieve(model: DualEncoder, data: PreparedData, queries: list[Query], confi
         "queries_and_search_s": finished - encoded,
     }
     return run, timing
+
+
+def model_fingerprint(model: DualEncoder, data: PreparedData) -> str:
+    """A short hash of the model's weights and input view and of the collection file: the shards' folder."""
+    digest = hashlib.sha256(repr(model.config).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    collection = data.folder / "collection.tsv"
+    digest.update(f"{collection.resolve()}:{collection.stat().st_size}:{collection.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
 
 
 def evaluate_dual_encoder(model: DualEncoder, data: PreparedData, split: str, config: EvalConfig) -> RetrievalResult:

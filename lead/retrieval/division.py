@@ -81,7 +81,8 @@ def divide(student_lists: dict[str, Sequence[str]], teacher_lists: dict[str, Seq
 
 
 def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedData, examples: list[QueryExample],
-                        config: DivideConfig, batch_size: int = 64) -> tuple[list[QueryExample], dict]:
+                        config: DivideConfig, batch_size: int = 64, search: EvalConfig | None = None,
+                        ) -> tuple[list[QueryExample], dict]:
     """The divided training set and its statistics.
 
     The student retrieves its top ``config.depth`` for every training query; the teacher re-ranks exactly
@@ -89,7 +90,8 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
     ``config.keep`` non-positives in rank order (for ``negative_sampling: descend``).
     """
     queries = [Query(e.qid, e.query) for e in examples]
-    student_run, _ = retrieve(student, data, queries, EvalConfig(depth=config.depth, batch_size=batch_size))
+    search = dataclasses.replace(search or EvalConfig(), depth=config.depth, batch_size=batch_size)  # its index, storage
+    student_run, _ = retrieve(student, data, queries, search)
     student_lists = ranked_lists(student_run)
     teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in examples}, student_lists,
                                         PassageStore(data.folder / "collection.tsv"), batch_size))

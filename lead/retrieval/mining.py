@@ -10,6 +10,7 @@ over its own candidates; PROD re-ranks the student's top-200 with its teacher th
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable
 
 import torch
@@ -39,11 +40,14 @@ def remove_positives(ranking: Iterable[str], positives: Iterable[str], keep: int
 
 def mine_negatives(
     model: DualEncoder, data: PreparedData, examples: list[QueryExample], depth: int = 200, keep: int = 100,
-    batch_size: int = 64,
+    batch_size: int = 64, search: EvalConfig | None = None,
 ) -> list[QueryExample]:
-    """``examples`` with ``negatives`` replaced by the model's top-ranked non-positives (rank order)."""
+    """``examples`` with ``negatives`` replaced by the model's top-ranked non-positives (rank order).
+
+    ``search``: the eval params' index and embedding storage (its depth and batch size are these).
+    """
     queries = [Query(e.qid, e.query) for e in examples]
-    run, _ = retrieve(model, data, queries, EvalConfig(depth=depth, batch_size=batch_size))
+    run, _ = retrieve(model, data, queries, dataclasses.replace(search or EvalConfig(), depth=depth, batch_size=batch_size))
     mined = []
     for example in examples:
         ranking = [pid for pid, _ in ranked(run.get(example.qid, {}))]

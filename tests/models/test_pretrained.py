@@ -84,3 +84,13 @@ def test_packaged_minilm_embeds_like_sentence_transformers():
         mine = ours.embed_queries(ours.tokenize_queries(texts)).numpy()
     reference = sentence_transformers.SentenceTransformer(resolve_model(PACKAGED), device="cpu").encode(texts)
     np.testing.assert_allclose(mine, reference, atol=1e-5)
+
+
+def test_encoders_attend_with_pytorch_sdpa_and_are_listed_once_per_scorer(tmp_path):
+    """The speed path the README promises: transformers' SDPA attention (fused kernels on the GPU), and one
+    module per tower for compile / checkpointing (a shared tower once)."""
+    folder = tiny_bert_folder(tmp_path / "m")
+    assert load_encoder(folder).config._attn_implementation == "sdpa"
+    shared = DualEncoder.from_config(ScorerConfig(name=str(folder)))
+    separate = DualEncoder.from_config(ScorerConfig(name=str(folder), shared=False))
+    assert len(shared.encoders()) == 1 and len(separate.encoders()) == 2

@@ -1,0 +1,150 @@
+"""Fetch the official MS MARCO and TREC DL files: resumable downloads, checksums, unpacked where the presets look.
+
+Nothing here runs unless asked: the ``fetch`` stage downloads the sources named in params ``fetch.sources``
+(empty by default), into ``fetch.folder``. Each file is downloaded to ``<name>.part`` and resumed from its
+size with an HTTP Range request after an interruption (a server that ignores the range restarts the file);
+only a complete file whose checksum matches is renamed to its name, then unpacked (``.tar.gz`` members,
+``.gz`` to the file without the suffix). A file already in the folder is verified, not downloaded again, so
+files a user already has can be copied in; ``fetch.mirror`` (a base URL or ``file://`` folder) replaces the
+official locations. MD5 where the publisher gives one; for the others the SHA-256 of the first download is
+recorded in ``fetched.json`` and later runs verify against it (or against ``fetch.checksums``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import shutil
+import tarfile
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from lead.io import atomic_open
+
+log = logging.getLogger(__name__)
+
+MSMARCO = "https://msmarco.z22.web.core.windows.net/msmarcoranking/"
+TREC = "https://trec.nist.gov/data/deep/"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    base: str
+    md5: str | None = None  # published checksum, when there is one
+
+
+# The files each source needs; names are what presets/data-mspas.yaml and data-msdoc.yaml (and the TREC DL
+# splits in the README) read. MD5 of collectionandqueries.tar.gz: as published with the Anserini MS MARCO guide.
+SOURCES: dict[str, list[RemoteFile]] = {
+    "msmarco-passage": [RemoteFile("collectionandqueries.tar.gz", MSMARCO, "31644046b18952c1386cd4564ba2ae69")],
+    "trec-dl-2019-passage": [RemoteFile("msmarco-test2019-queries.tsv.gz", MSMARCO), RemoteFile("2019qrels-pass.txt", TREC)],
+    "trec-dl-2020-passage": [RemoteFile("msmarco-test2020-queries.tsv.gz", MSMARCO), RemoteFile("2020qrels-pass.txt", TREC)],
+    "msmarco-document": [RemoteFile(name, MSMARCO) for name in (
+        "msmarco-docs.tsv.gz", "msmarco-doctrain-queries.tsv.gz", "msmarco-doctrain-qrels.tsv.gz",
+        "msmarco-docdev-queries.tsv.gz", "msmarco-docdev-qrels.tsv.gz")],
+    "trec-dl-2019-document": [RemoteFile("msmarco-test2019-queries.tsv.gz", MSMARCO), RemoteFile("2019qrels-docs.txt", TREC)],
+    "trec-dl-2020-document": [RemoteFile("msmarco-test2020-queries.tsv.gz", MSMARCO), RemoteFile("2020qrels-docs.txt", TREC)],
+}
+
+
+class ChecksumError(RuntimeError):
+    pass
+
+
+def digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, chunk: int = 1 << 20, progress: bool = True) -> Path:
+    """``url`` to ``dest``, through ``dest.part``: an interrupted download resumes where it stopped."""
+    part = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    done = part.stat().st_size if part.exists() else 0
+    if urllib.parse.urlparse(url).scheme == "file":
+        source = open(urllib.request.url2pathname(urllib.parse.urlparse(url).path), "rb")
+        total = Path(source.name).stat().st_size
+        source.seek(done)
+    else:
+        request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
+        source = urllib.request.urlopen(request, timeout=60)
+        if done and source.status != 206:  # the server ignored the range: start the file over
+            done = 0
+        length = source.headers.get("Content-Length")
+        total = done + int(length) if length is not None else None
+    with source, open(part, "ab" if done else "wb") as out, \
+            tqdm(total=total, initial=done, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+        while data := source.read(chunk):
+            out.write(data)
+            bar.update(len(data))
+    part.replace(dest)
+    return dest
+
+
+def verify(path: Path, md5: str | None, sha256: str | None) -> str:
+    """The file's SHA-256, after checking it against the expected MD5 / SHA-256 (when given)."""
+    actual = digest(path, "sha256")
+    for algorithm, expected, got in (("md5", md5, digest(path, "md5") if md5 else None), ("sha256", sha256, actual)):
+        if expected and got != expected:
+            bad = path.with_name(path.name + ".corrupt")
+            path.replace(bad)
+            raise ChecksumError(f"{path}: {algorithm} {got} but expected {expected}; moved to {bad.name} (a cut or changed "
+                                "download): run the stage again to download it afresh, or fix fetch.checksums")
+    return actual
+
+
+def unpack(path: Path) -> list[str]:
+    """Unpack ``.tar.gz`` members / a ``.gz`` file next to ``path``; the names written (existing ones skipped)."""
+    written = []
+    if path.name.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(path) as archive:
+            for member in archive.getmembers():
+                target = path.parent / Path(member.name).name  # flat: the presets read the files by name
+                if not member.isfile() or target.exists():
+                    continue
+                with archive.extractfile(member) as source, atomic_open(target, "wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+                written.append(target.name)
+    elif path.suffix == ".gz":
+        target = path.with_suffix("")
+        if not target.exists():
+            with gzip.open(path, "rb") as source, atomic_open(target, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+            written.append(target.name)
+    return written
+
+
+def fetch(sources: list[str], folder: str | Path, mirror: str | None = None, checksums: dict[str, str] | None = None,
+          progress: bool = True) -> dict[str, dict]:
+    """Download (or verify what is there), check and unpack every file of ``sources``; returns the manifest."""
+    folder = Path(folder)
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise ValueError(f"fetch.sources: unknown {unknown}; known: {sorted(SOURCES)}")
+    manifest_path = folder / "fetched.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    checksums = checksums or {}
+    files = {f.name: f for source in sources for f in SOURCES[source]}  # a file shared by two sources once
+    for name, remote in files.items():
+        path = folder / name
+        url = (mirror.rstrip("/") + "/" if mirror else remote.base) + name
+        if not path.exists():
+            log.info("downloading %s", url)
+            download(url, path, progress=progress)
+        recorded = manifest.get(name, {}).get("sha256")
+        sha256 = verify(path, remote.md5, checksums.get(name) or recorded)
+        manifest[name] = {"url": url, "bytes": path.stat().st_size, "sha256": sha256, "md5": remote.md5,
+                          "unpacked": sorted(set(manifest.get(name, {}).get("unpacked", [])) | set(unpack(path)))}
+        with atomic_open(manifest_path) as out:  # after every file: an interrupted fetch keeps what it verified
+            out.write(json.dumps(manifest, indent=2) + "\n")
+    return manifest

@@ -1,0 +1,108 @@
+"""The fetch of official files, exercised with local files only (file:// mirrors): resume, checksums, unpacking."""
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+
+import pytest
+
+from lead.data import download as dl
+
+
+def make_mirror(folder):
+    """A mirror holding a tiny collectionandqueries.tar.gz and the TREC DL 2019 passage files."""
+    folder.mkdir()
+    members = {"collectionandqueries/collection.tsv": "0\tfirst passage\n1\tsecond passage\n",
+               "collectionandqueries/queries.train.tsv": "5\ta query\n"}
+    with tarfile.open(folder / "collectionandqueries.tar.gz", "w:gz") as archive:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    (folder / "msmarco-test2019-queries.tsv.gz").write_bytes(gzip.compress(b"1037798\twho is robert gray\n"))
+    (folder / "2019qrels-pass.txt").write_text("1037798 0 0 3\n")
+    return folder
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    folder = make_mirror(tmp_path / "mirror")
+    md5 = hashlib.md5((folder / "collectionandqueries.tar.gz").read_bytes()).hexdigest()
+    files = [dl.RemoteFile("collectionandqueries.tar.gz", dl.MSMARCO, md5)]
+    monkeypatch.setitem(dl.SOURCES, "msmarco-passage", files)
+    return folder
+
+
+def test_fetch_downloads_verifies_and_unpacks_into_the_names_the_presets_read(mirror, tmp_path):
+    manifest = dl.fetch(["msmarco-passage", "trec-dl-2019-passage"], tmp_path / "out", mirror=mirror.as_uri(), progress=False)
+    out = tmp_path / "out"
+    assert (out / "collection.tsv").read_text().splitlines() == ["0\tfirst passage", "1\tsecond passage"]
+    assert (out / "queries.train.tsv").exists() and (out / "msmarco-test2019-queries.tsv").read_text().startswith("1037798\t")
+    assert manifest["collectionandqueries.tar.gz"]["unpacked"] == ["collection.tsv", "queries.train.tsv"]
+    assert manifest["2019qrels-pass.txt"]["sha256"] == hashlib.sha256((mirror / "2019qrels-pass.txt").read_bytes()).hexdigest()
+    assert json.loads((out / "fetched.json").read_text()) == manifest
+    assert not list(out.glob("*.part"))
+
+
+def test_an_interrupted_download_resumes_from_its_part_file(mirror, tmp_path):
+    source = mirror / "collectionandqueries.tar.gz"
+    out = tmp_path / "out"
+    out.mkdir()
+    data = source.read_bytes()
+    (out / "collectionandqueries.tar.gz.part").write_bytes(data[: len(data) // 2])  # a cut download
+    dl.download(source.as_uri(), out / "collectionandqueries.tar.gz", chunk=7, progress=False)
+    assert (out / "collectionandqueries.tar.gz").read_bytes() == data
+
+
+def test_a_corrupt_file_is_moved_aside_with_the_checksums_in_the_message(mirror, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "collectionandqueries.tar.gz").write_bytes(b"not the archive")  # a user's broken copy
+    with pytest.raises(dl.ChecksumError, match=r"collectionandqueries\.tar\.gz: md5 \w+ but expected \w+; moved to "
+                                               r"collectionandqueries\.tar\.gz\.corrupt"):
+        dl.fetch(["msmarco-passage"], out, mirror=mirror.as_uri(), progress=False)
+    dl.fetch(["msmarco-passage"], out, mirror=mirror.as_uri(), progress=False)  # the next run downloads afresh
+    assert (out / "collection.tsv").exists()
+
+
+def test_a_file_without_published_checksum_is_pinned_at_first_download(mirror, tmp_path):
+    out = tmp_path / "out"
+    dl.fetch(["trec-dl-2019-passage"], out, mirror=mirror.as_uri(), progress=False)
+    (out / "2019qrels-pass.txt").write_text("changed\n")  # later, the file differs from the one first fetched
+    with pytest.raises(dl.ChecksumError, match="2019qrels-pass.txt: sha256"):
+        dl.fetch(["trec-dl-2019-passage"], out, mirror=mirror.as_uri(), progress=False)
+    with pytest.raises(dl.ChecksumError, match="sha256 .* but expected 00"):  # or against a pinned param
+        dl.fetch(["trec-dl-2019-passage"], tmp_path / "pinned", mirror=mirror.as_uri(),
+                 checksums={"2019qrels-pass.txt": "00"}, progress=False)
+
+
+def test_unknown_sources_are_named_with_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"fetch\.sources: unknown \['msmarco'\]; known: \['msmarco-document'"):
+        dl.fetch(["msmarco"], tmp_path)
+
+
+def test_the_fetch_stage_reads_its_params_and_downloads_nothing_by_default(mirror, tmp_path):
+    import yaml
+
+    from lead.config import ConfigError, load_params
+    from stages import fetch as stage
+
+    params = yaml.safe_load(open("params.yaml"))
+    assert params["fetch"]["sources"] == []  # the default pipeline stays offline
+    params["fetch"] = {"sources": [], "folder": str(tmp_path / "none")}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    stage.main(["--params", str(tmp_path / "p.yaml")])
+    assert (tmp_path / "none" / "fetched.json").read_text() == "{}\n"
+
+    params["fetch"] = {"sources": ["trec-dl-2019-passage"], "folder": str(tmp_path / "dl"), "mirror": mirror.as_uri()}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    stage.main(["--params", str(tmp_path / "p.yaml")])
+    assert (tmp_path / "dl" / "msmarco-test2019-queries.tsv").exists()
+
+    params["fetch"] = {"sources": ["msmarco-pasage"]}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match=r"fetch.*unknown sources \['msmarco-pasage'\]"):
+        load_params(tmp_path / "p.yaml")

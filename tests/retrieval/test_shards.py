@@ -1,0 +1,122 @@
+"""Corpus scale: float16 embedding shards (streamed, resumable), approximate indexes, exact search with torch."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lead.config import DataConfig, EvalConfig
+from lead.data.prepared import PreparedData, prepare
+from lead.data.records import Passage
+from lead.data.synthetic import SyntheticConfig
+from lead.evaluation.dense import retrieve
+from lead.models.base import ScorerConfig
+from lead.models.dual_encoder import DualEncoder
+from lead.retrieval.encode import encode
+from lead.retrieval.index import TorchExactIndex, build_index, search
+from lead.retrieval.shards import ShardedEmbeddings, encode_corpus
+from tests.helpers import tiny_bert_folder
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tiny_bert_folder(tmp_path_factory.mktemp("m") / "bert")
+    return DualEncoder.from_config(ScorerConfig(name=str(folder), pooling="mean"))
+
+
+def corpus(n: int) -> list[Passage]:
+    return [Passage(f"p{i}", "word " * (1 + (7 * i) % 13) + f"number {i}") for i in range(n)]
+
+
+class Stop(Exception):
+    pass
+
+
+def killed_after(passages, n: int):
+    """The passages, then a crash once ``n`` have been read (a run killed mid-corpus)."""
+    for i, passage in enumerate(passages):
+        if i == n:
+            raise Stop
+        yield passage
+
+
+def test_shards_are_float16_memory_maps_equal_to_in_memory_encoding(model, tmp_path):
+    passages = corpus(23)
+    shards = encode_corpus(model, iter(passages), 23, tmp_path / "emb", shard_size=10, batch_size=4, progress=False)
+    assert [len(b) for b in shards.blocks()] == [10, 10, 3]
+    assert all(isinstance(b, np.memmap) and b.dtype == np.float16 for b in shards.blocks())
+    assert list(shards.pids()) == [p.pid for p in passages]
+    exact = encode(model, iter(passages), "passages", 23, batch_size=4, progress=False)
+    np.testing.assert_allclose(np.concatenate(list(shards.blocks())).astype(np.float32), exact, rtol=2e-3, atol=2e-3)
+
+
+def test_a_killed_encoding_resumes_at_its_first_missing_shard(model, tmp_path, monkeypatch):
+    passages = corpus(25)
+    with pytest.raises(Stop):
+        encode_corpus(model, killed_after(passages, 17), 25, tmp_path / "emb", shard_size=10, batch_size=4, progress=False)
+    assert sorted(p.name for p in (tmp_path / "emb").glob("shard-*.npy")) == ["shard-00000.npy"]  # no half shard
+    with pytest.raises(FileNotFoundError, match="incomplete embeddings"):
+        ShardedEmbeddings(tmp_path / "emb")
+
+    encoded = []
+    import lead.retrieval.shards as shards_module
+
+    def counting(model, items, kind, total, *args, **kwargs):
+        encoded.append(total)
+        return encode(model, items, kind, total, *args, **kwargs)
+
+    monkeypatch.setattr(shards_module, "encode", counting)
+    resumed = encode_corpus(model, iter(passages), 25, tmp_path / "emb", shard_size=10, batch_size=4, progress=False)
+    assert encoded == [10, 5]  # shard 0 was kept, not encoded again
+    fresh = encode_corpus(model, iter(passages), 25, tmp_path / "fresh", shard_size=10, batch_size=4, progress=False)
+    np.testing.assert_array_equal(np.concatenate(list(resumed.blocks())), np.concatenate(list(fresh.blocks())))
+
+
+def test_shards_of_another_fingerprint_are_replaced_and_a_short_collection_fails(model, tmp_path):
+    encode_corpus(model, iter(corpus(12)), 12, tmp_path / "emb", shard_size=10, fingerprint="a", progress=False)
+    again = encode_corpus(model, iter(corpus(12)[::-1]), 12, tmp_path / "emb", shard_size=10, fingerprint="b", progress=False)
+    assert list(again.pids())[0] == "p11"
+    with pytest.raises(ValueError, match="expected 30 passages to encode, the collection ended at 12"):
+        encode_corpus(model, iter(corpus(12)), 30, tmp_path / "short", shard_size=10, progress=False)
+
+
+def test_torch_exact_index_matches_faiss_flat_across_blocks():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 16)).astype(np.float16)
+    queries = rng.normal(size=(7, 16)).astype(np.float32)
+    index = TorchExactIndex(16, "cpu", block_rows=64)  # 5 blocks: the running top-k merge is exercised
+    index.add(vectors[:100])
+    index.add(vectors[100:])
+    scores, rows = search(index, queries, k=20)
+    flat_scores, flat_rows = search(build_index(vectors.astype(np.float32), use_gpu=False), queries, k=20)
+    np.testing.assert_array_equal(rows, flat_rows)
+    np.testing.assert_allclose(scores, flat_scores, rtol=1e-5)
+
+
+@pytest.mark.parametrize("spec, minimum", [("HNSW32", 0.95), ("IVF16,Flat", 0.95), ("IVF16,PQ8", 0.5)])
+def test_approximate_indexes_find_most_of_the_exact_top_10(spec, minimum):
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(16, 32))
+    vectors = (centres[rng.integers(16, size=4000)] + 0.3 * rng.normal(size=(4000, 32))).astype(np.float32)
+    queries = vectors[:50] + 0.05 * rng.normal(size=(50, 32)).astype(np.float32)
+    _, exact = search(build_index(vectors, use_gpu=False), queries, k=10)
+    blocks = [vectors[:2500], vectors[2500:]]  # built from blocks, trained on the first
+    _, approximate = search(build_index(blocks, use_gpu=False, spec=spec, nprobe=4), queries, k=10)
+    overlap = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approximate, exact)])
+    assert overlap >= minimum, (spec, overlap)
+
+
+def test_retrieval_through_shards_gives_the_in_memory_run_and_removes_them(model, tmp_path):
+    folder = tmp_path / "data"
+    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=10, dev_queries=2, test_queries=6, background_passages=5)), folder)
+    data = PreparedData(folder)
+    queries = data.queries("test")
+    config = EvalConfig(depth=20, batch_size=8)
+    in_memory, _ = retrieve(model, data, queries, config)
+    sharded, _ = retrieve(model, data, queries, dataclasses.replace(config, embeddings_dir=str(tmp_path / "emb"), shard_size=16))
+    for qid in in_memory:  # the same top passages; scores equal up to float16 storage
+        top = sorted(in_memory[qid], key=in_memory[qid].get, reverse=True)[:5]
+        assert set(top) <= set(sharded[qid]), qid
+        for pid in top:
+            assert sharded[qid][pid] == pytest.approx(in_memory[qid][pid], rel=1e-2, abs=1e-2)
+    assert list((tmp_path / "emb").iterdir()) == []
