@@ -2,9 +2,10 @@
 
 ``spec`` is a faiss index-factory string with the inner-product metric: ``Flat`` (exact, the default),
 ``HNSW32`` (graph, no training), ``IVF4096,Flat`` (inverted lists; ``nprobe`` lists searched), ``IVF4096,PQ64``
-(compressed: 64 bytes a passage). Indexes that need training are trained on a sample of the corpus. On a GPU:
-faiss-gpu when installed; else, for ``Flat``, exact search by torch matmul and top-k over float16 blocks on the
-GPU (``TorchExactIndex``), which fits MS MARCO passage (8.8M x 768 in float16: 13.5 GB) on one 80 GB card.
+(compressed: 64 bytes a passage). Indexes that need training train on the first rows (up to
+``train_sample``). On a GPU: faiss-gpu when installed; else, for ``Flat``, exact search by torch matmul and
+top-k over float16 blocks on the GPU (``TorchExactIndex``), which fits MS MARCO passage (8.8M x 768 in
+float16: 13.5 GB) on one 80 GB card.
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ def search(index, queries: np.ndarray, k: int, batch_size: int = 4096) -> tuple[
     """Top-``k`` (capped at the index size) scores and row indices, [Q, k] each, best first."""
     k = min(k, index.ntotal)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
+    hnsw = getattr(faiss.downcast_index(index), "hnsw", None) if isinstance(index, faiss.Index) else None
+    if hnsw is not None and hnsw.efSearch < k:  # a graph search explores efSearch candidates: fewer than k leaves holes
+        hnsw.efSearch = k
     scores, indices = [], []
     for start in range(0, len(queries), batch_size):
         batch_scores, batch_indices = index.search(queries[start : start + batch_size], k)

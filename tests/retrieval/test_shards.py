@@ -120,3 +120,11 @@ def test_retrieval_through_shards_gives_the_in_memory_run_and_removes_them(model
         for pid in top:
             assert sharded[qid][pid] == pytest.approx(in_memory[qid][pid], rel=1e-2, abs=1e-2)
     assert list((tmp_path / "emb").iterdir()) == []
+
+
+def test_a_graph_index_returns_the_full_depth_asked():
+    """HNSW explores efSearch (16 by default) candidates; a top-1000 search must still return 1000 rows."""
+    vectors = np.random.default_rng(2).normal(size=(3000, 16)).astype(np.float32)
+    scores, rows = search(build_index(vectors, use_gpu=False, spec="HNSW32"), vectors[:5], k=1000)
+    assert rows.shape == (5, 1000) and (rows >= 0).all()
+    assert all(len(set(r)) == 1000 for r in rows)
