@@ -104,12 +104,14 @@ class DataConfig:
 
     ``synthetic``: the embedded generator. ``beir``: a BEIR folder (splits name ``qrels/<split>.tsv``).
     ``msmarco``: MS MARCO-layout files (``collection`` plus queries and qrels per split), also used for
-    TREC DL test queries with graded qrels.
+    TREC DL test queries with graded qrels. ``dpr``: Natural Questions in DPR's files: ``collection``
+    (psgs_w100.tsv) and per split one file name: a DPR training JSON (positives become the split's
+    judgments) or a question-answer CSV (``nq-test.qa.csv``: the split is evaluated by answer match).
     """
 
-    source: Literal["synthetic", "beir", "msmarco"] = "synthetic"
+    source: Literal["synthetic", "beir", "msmarco", "dpr"] = "synthetic"
     path: str | None = None
-    collection: str = "collection.tsv"  # msmarco only
+    collection: str = "collection.tsv"  # msmarco and dpr
     splits: dict[str, SplitFiles | str | None] = field(default_factory=dict)
     rel_threshold: int = 2  # binary relevance threshold for the test split (TREC DL passage: 2)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)

@@ -24,6 +24,8 @@ from lead.config import DataConfig, SplitFiles
 from lead.data import beir, msmarco
 from lead.data.records import Passage, Qrels, Query
 from lead.data.examples import examples_from_qrels, write_training_file
+from lead.data.qa import read_qa_csv
+from lead.data.training import read_dpr_json
 from lead.data.synthetic import SyntheticBenchmark
 from lead.errors import DataFormatError, require_file
 from lead.io import atomic_dir, atomic_open, write_json
@@ -60,7 +62,7 @@ def _prepare_real(config: DataConfig, folder: Path) -> dict:
         raise DataFormatError(root, f"data.path folder not found (data.source={config.source})")
     if config.source == "beir":
         passages = beir.read_corpus(root)
-    else:
+    else:  # msmarco, dpr (psgs_w100.tsv: its header and quoting are read by the same reader)
         passages = msmarco.read_collection(require_file(root / config.collection, "collection"))
     passage_ids: set[str] = set()  # ids only: the texts are streamed straight to the prepared file
     with atomic_open(folder / "collection.tsv") as out:
@@ -71,7 +73,9 @@ def _prepare_real(config: DataConfig, folder: Path) -> dict:
         raise DataFormatError(root, "the collection has no passage")
 
     stats = {}
-    for split, queries, qrels_path in _real_splits(config, root):
+    if config.source == "dpr":
+        stats = _prepare_dpr_splits(config, root, folder, passage_ids)
+    for split, queries, qrels_path in _real_splits(config, root) if config.source != "dpr" else ():
         qrels = msmarco.read_qrels(qrels_path)
         msmarco.check_qrels_ids(qrels_path, {q.qid for q in queries}, passage_ids)
         stats[split] = _write_split(folder, split, queries, qrels)
@@ -102,6 +106,40 @@ def _real_splits(config: DataConfig, root: Path) -> Iterator[tuple[str, list[Que
         yield split, list(msmarco.read_queries(require_file(root / files.queries, "queries"))), require_file(
             root / files.qrels, "qrels"
         )
+
+
+def _prepare_dpr_splits(config: DataConfig, root: Path, folder: Path, passage_ids: set[str]) -> dict:
+    """Each split from one DPR file: a training JSON (its positive contexts become grade-1 judgments) or a
+    question-answer CSV (queries plus ``answers.<split>.jsonl``; no judgments: evaluated by answer match)."""
+    stats = {}
+    for split in SPLITS:
+        name = config.splits.get(split)
+        if name is None:
+            continue
+        if not isinstance(name, str):
+            raise DataFormatError(root, f"data.splits.{split}: for data.source dpr give one file name (a DPR .json or a .qa.csv)")
+        path = require_file(root / name, f"data.splits.{split}")
+        if path.suffix == ".json":
+            queries, qrels = [], {}
+            for n, example in enumerate(read_dpr_json(path)):
+                qid = example.qid or f"{split}-{n}"
+                missing = [pid for pid in example.positives if pid not in passage_ids]
+                if missing:
+                    raise DataFormatError(path, f"question {n} ({example.query[:40]!r}): positive passage ids {missing[:3]} "
+                                                f"are not in {config.collection}")
+                queries.append(Query(qid, example.query))
+                qrels[qid] = {pid: 1 for pid in example.positives}
+            stats[split] = _write_split(folder, split, queries, qrels)
+        else:
+            rows = [(f"{split}-{qid}", question, answers) for qid, question, answers in read_qa_csv(path)]
+            with atomic_open(folder / f"queries.{split}.tsv") as out:
+                out.writelines(f"{qid}\t{_clean(question)}\n" for qid, question, _ in rows)
+            with atomic_open(folder / f"answers.{split}.jsonl") as out:
+                out.writelines(json.dumps({"qid": qid, "answers": answers}) + "\n" for qid, _, answers in rows)
+            stats[split] = {"queries": len(rows), "answered": True}
+    if not stats:
+        raise DataFormatError(root, "no split found: check data.splits")
+    return stats
 
 
 def _write_split(folder: Path, split: str, queries: list[Query], qrels: Qrels) -> dict:
@@ -146,6 +184,14 @@ class PreparedData:
 
     def qrels(self, split: str) -> Qrels:
         return msmarco.read_qrels(self._split_file("qrels", split))
+
+    def answers(self, split: str) -> dict[str, list[str]] | None:
+        """The split's answer strings by qid (DPR question-answer splits), or None: judged by qrels."""
+        path = self.folder / f"answers.{split}.jsonl"
+        if not path.exists():
+            return None
+        with open(path, encoding="utf-8") as handle:
+            return {r["qid"]: r["answers"] for r in map(json.loads, handle)}
 
     def _split_file(self, kind: str, split: str) -> Path:
         path = self.folder / f"{kind}.{split}.tsv"

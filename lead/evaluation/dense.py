@@ -15,8 +15,10 @@ import numpy as np
 import torch
 
 from lead.config import EvalConfig
+from lead.data.examples import PassageStore
 from lead.data.prepared import PreparedData
 from lead.data.records import Passage, Query, Run
+from lead.evaluation.answers import answer_accuracy
 from lead.evaluation.metrics import evaluate_run
 from lead.evaluation.runs import run_from_arrays
 from lead.models.colbert import ColBERT
@@ -89,7 +91,12 @@ def evaluate_dual_encoder(model: DualEncoder, data: PreparedData, split: str, co
 
 
 def score_run(data: PreparedData, split: str, run: Run, config: EvalConfig) -> dict[str, float]:
-    """pytrec_eval metrics of ``run`` on ``split`` (test: the data's graded threshold; train/dev: >= 1)."""
+    """pytrec_eval metrics of ``run`` on ``split`` (test: the data's graded threshold; train/dev: >= 1), or
+    top-k answer accuracy (``Accuracy@k``) for a split judged by answer strings (DPR's Natural Questions)."""
+    answers = data.answers(split)
+    if answers is not None:
+        store = PassageStore(data.folder / "collection.tsv")
+        return answer_accuracy(run, answers, lambda pid: store[pid].text)
     return evaluate_run(
         data.qrels(split), run, rel_threshold=data.rel_threshold if split == "test" else 1,
         recall_depths=config.recall_depths, hit_depths=config.hit_depths,
