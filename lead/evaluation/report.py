@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import yaml
@@ -21,7 +22,10 @@ from lead.evaluation.runs import read_trec_run
 from lead.io import atomic_open
 from lead.models.factory import read_scorer_config
 
+log = logging.getLogger(__name__)
+
 COLUMNS = ("MRR@10", "NDCG@10", "Recall@100", "Recall@1000", "MAP@1000")
+ANSWER_COLUMNS = ("Accuracy@1", "Accuracy@5", "Accuracy@20", "Accuracy@100")  # a split judged by answer match
 CURVE_DEPTHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
 
 
@@ -90,7 +94,10 @@ def _read(path: Path) -> dict:
 def report(params: Params, metrics_dir: str | Path = "metrics", params_text: str | None = None) -> str:
     """The Markdown report for every evaluated model of ``params``."""
     metrics_dir, split = Path(metrics_dir), params.eval.split
-    header = ["model", "how it was made", "teacher", "kind", "layers", *COLUMNS, "parameters (M)", "encode passages/s"]
+    evaluated = {key: _read(metrics_dir / key / "metrics.json").get(split, {}) for key, *_ in _evaluated(params)}
+    by_answers = any("Accuracy@1" in m for m in evaluated.values())
+    columns = ANSWER_COLUMNS if by_answers else COLUMNS
+    header = ["model", "how it was made", "teacher", "kind", "layers", *columns, "parameters (M)", "encode passages/s"]
     lines = [
         f"# Results on the {split} split",
         "",
@@ -102,16 +109,18 @@ def report(params: Params, metrics_dir: str | Path = "metrics", params_text: str
         "|" + "---|" * len(header),
     ]
     for key, folder, label, _ in _evaluated(params):
-        metrics = _read(metrics_dir / key / "metrics.json").get(split, {})
+        metrics = evaluated[key]
         timing = _read(metrics_dir / key / "timing.json")
         how, teacher = describe(params, folder)
         kind, layers = _model_shape(folder)
-        values = [f"{metrics[c]:.4f}" if c in metrics else "-" for c in COLUMNS]
+        values = [f"{metrics[c]:.4f}" if c in metrics else "-" for c in columns]
         size = f"{timing['parameters'] / 1e6:.1f}" if "parameters" in timing else "-"
         speed = f"{timing['passages_per_s']:.0f}" if "passages_per_s" in timing else "-"
         lines.append("| " + " | ".join([label, how, teacher, kind, layers, *values, size, speed]) + " |")
     lines += ["", "MRR@10 and NDCG@10 at cut-off 10 (NDCG on graded labels), Recall@k = standard recall,",
-              "MAP@1000; all by pytrec_eval. Re-ranking rows have no encoding figure (they score pairs)."]
+              "MAP@1000; all by pytrec_eval. Re-ranking rows have no encoding figure (they score pairs)."] if not by_answers else [
+              "", "Accuracy@k: share of questions with a passage holding an answer string in the top k (DPR's top-k",
+              "accuracy, lead/evaluation/answers.py). Re-ranking rows have no encoding figure (they score pairs)."]
     if params_text is not None:
         lines += ["", "## The params that produced it", "", "```yaml", params_text.rstrip(), "```"]
     return "\n".join(lines) + "\n"
@@ -140,6 +149,9 @@ def write_plot_data(params: Params, metrics_dir: str | Path = "metrics", data: s
     model's run file and the qrels, by pytrec_eval)."""
     out, split = Path(out), params.eval.split
     prepared = PreparedData(data)
+    if prepared.answers(split) is not None:  # judged by answer match: no qrels, so no NDCG bars or recall curves
+        log.warning("the %s split is judged by answer strings: no plot data written (the plots read NDCG and recall)", split)
+        return
     qrels = prepared.qrels(split)
     with atomic_open(out / "summary.csv") as handle:
         writer = csv.writer(handle)

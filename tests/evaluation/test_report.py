@@ -72,3 +72,26 @@ def test_plot_data_has_every_evaluated_model_and_recall_curves_from_the_runs(tmp
     assert curve[0] == "k,recall" and len(curve) == 1 + len(CURVE_DEPTHS)
     assert [float(line.split(",")[1]) for line in curve[1:]] == [round(expected[f"Recall@{k}"], 4) for k in CURVE_DEPTHS]
     assert not (tmp_path / "metrics/plots/recall/teacher.csv").exists()  # no run file: no curve
+
+
+def test_a_split_judged_by_answers_reports_top_k_accuracy_and_writes_no_plot_data(tmp_path, monkeypatch):
+    from lead.evaluation.report import write_plot_data
+
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(PARAMS))
+    params = load_params(path)
+    (tmp_path / "metrics" / "lead_cb").mkdir(parents=True)
+    (tmp_path / "metrics" / "lead_cb" / "metrics.json").write_text(json.dumps(
+        {"test": {"Accuracy@1": 0.4, "Accuracy@5": 0.6, "Accuracy@20": 0.75, "Accuracy@100": 0.875, "n_queries": 8}}))
+    text = report(params, tmp_path / "metrics")
+    assert "| Accuracy@1 | Accuracy@5 | Accuracy@20 | Accuracy@100 |" in text and "NDCG@10 |" not in text
+    row = next(line for line in text.splitlines() if line.startswith("| lead_cb |")).split(" | ")
+    assert row[5:9] == ["0.4000", "0.6000", "0.7500", "0.8750"]
+
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    (prepared / "collection.tsv").write_text("1\tOslo is in Norway\n")
+    (prepared / "queries.test.tsv").write_text("test-0\tcapital of norway\n")
+    (prepared / "answers.test.jsonl").write_text('{"qid": "test-0", "answers": ["Oslo"]}\n')
+    write_plot_data(params, tmp_path / "metrics", prepared, tmp_path / "plots")  # no qrels: must not fail
+    assert not (tmp_path / "plots").exists()
