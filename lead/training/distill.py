@@ -87,12 +87,12 @@ class Distill:
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int):
         c = self.config
         pairs = self.selector.pairs(step) if self.selector is not None else None
-        student, student_encoded = candidate_scores(models["student"], batch, self.own, pairs.student if pairs else (), self.virt,
-                                                           role="student")
+        student, student_encoded = candidate_scores(models["student"], batch, self.own, pairs.student if pairs else (),
+                                                    self.virt, role="student")
         teacher_model = models.get("teacher", self.teacher)
         with contextlib.nullcontext() if c.teacher_trainable else torch.no_grad():
-            teacher, teacher_encoded = candidate_scores(teacher_model, batch, self.own, pairs.teacher if pairs else (), self.virt,
-                                                       role="teacher")
+            teacher, teacher_encoded = candidate_scores(teacher_model, batch, self.own, pairs.teacher if pairs else (),
+                                                        self.virt, role="teacher")
         targets = student.targets(self.own, batch.group_size)
 
         student_nll = contrastive_nll(student.final, targets)
