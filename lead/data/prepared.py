@@ -109,8 +109,9 @@ def _real_splits(config: DataConfig, root: Path) -> Iterator[tuple[str, list[Que
 
 
 def _prepare_dpr_splits(config: DataConfig, root: Path, folder: Path, passage_ids: set[str]) -> dict:
-    """Each split from one DPR file: a training JSON (its positive contexts become grade-1 judgments) or a
-    question-answer CSV (queries plus ``answers.<split>.jsonl``; no judgments: evaluated by answer match)."""
+    """Each split from one DPR file: a training JSON (its positive contexts become grade-1 judgments, its
+    answers ``answers.<split>.jsonl``) or a question-answer CSV (queries and answers, no judgments). A split
+    with answers is evaluated by answer match, as DPR evaluates NQ."""
     stats = {}
     for split in SPLITS:
         name = config.splits.get(split)
@@ -120,7 +121,7 @@ def _prepare_dpr_splits(config: DataConfig, root: Path, folder: Path, passage_id
             raise DataFormatError(root, f"data.splits.{split}: for data.source dpr give one file name (a DPR .json or a .qa.csv)")
         path = require_file(root / name, f"data.splits.{split}")
         if path.suffix == ".json":
-            queries, qrels = [], {}
+            queries, qrels, answers = [], {}, {}
             for n, example in enumerate(read_dpr_json(path)):
                 qid = example.qid or f"{split}-{n}"
                 missing = [pid for pid in example.positives if pid not in passage_ids]
@@ -129,17 +130,25 @@ def _prepare_dpr_splits(config: DataConfig, root: Path, folder: Path, passage_id
                                                 f"are not in {config.collection}")
                 queries.append(Query(qid, example.query))
                 qrels[qid] = {pid: 1 for pid in example.positives}
+                if example.answers:
+                    answers[qid] = example.answers
             stats[split] = _write_split(folder, split, queries, qrels)
+            if answers:  # DPR judges NQ by answer strings: evaluation and PROD's division read them
+                _write_answers(folder, split, answers)
         else:
             rows = [(f"{split}-{qid}", question, answers) for qid, question, answers in read_qa_csv(path)]
             with atomic_open(folder / f"queries.{split}.tsv") as out:
                 out.writelines(f"{qid}\t{_clean(question)}\n" for qid, question, _ in rows)
-            with atomic_open(folder / f"answers.{split}.jsonl") as out:
-                out.writelines(json.dumps({"qid": qid, "answers": answers}) + "\n" for qid, _, answers in rows)
+            _write_answers(folder, split, {qid: answers for qid, _, answers in rows})
             stats[split] = {"queries": len(rows), "answered": True}
     if not stats:
         raise DataFormatError(root, "no split found: check data.splits")
     return stats
+
+
+def _write_answers(folder: Path, split: str, answers: dict[str, list[str]]) -> None:
+    with atomic_open(folder / f"answers.{split}.jsonl") as out:
+        out.writelines(json.dumps({"qid": qid, "answers": options}) + "\n" for qid, options in answers.items())
 
 
 def _write_split(folder: Path, split: str, queries: list[Query], qrels: Qrels) -> dict:

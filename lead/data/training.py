@@ -48,6 +48,7 @@ class TrainingExample:
     negative_texts: list[str] | None = None
     positive_titles: list[str] | None = None
     negative_titles: list[str] | None = None
+    answers: list[str] | None = None  # DPR's answer strings, when the file carries them
 
 
 class Candidate(NamedTuple):
@@ -206,9 +207,14 @@ def _read_dpr_json(path: Path, records, include_negative_ctxs: bool) -> Iterator
             skipped += 1
             continue
         qid = record.get("qid", record.get("query_id"))
+        answers = record.get("answers")
+        # Kept from DPR's NQ files (contexts with text); LEAD's id-only MS MARCO files put passage ids there.
+        if pos_texts is None or not (isinstance(answers, list) and all(isinstance(a, str) for a in answers)):
+            answers = None
         yield TrainingExample(
             qid=None if qid is None else str(qid), query=str(query), positives=pos, negatives=neg,
             positive_texts=pos_texts, negative_texts=neg_texts, positive_titles=pos_titles, negative_titles=neg_titles,
+            answers=answers or None,
         )
     if skipped:
         logger.warning("%s: skipped %d records with no positive_ctxs", path, skipped)

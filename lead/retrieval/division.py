@@ -11,7 +11,9 @@ re-ranking of exactly those candidates, both best first, and the query's judged 
   counting as rank infinity (PROD: teacher_max = 14, the teacher's hit in its top-15 and strictly above the
   student's).
 
-``divide_training_set`` runs the whole step on a prepared collection (the divide@<name> stage).
+``divide_training_set`` runs the whole step on a prepared collection (the divide@<name> stage). Where the
+training split carries answer strings (DPR's NQ), a candidate holding an answer counts as a positive too, as
+PROD judges NQ hits, and is never kept as a negative.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from lead.data.prepared import PreparedData
 from lead.data.records import Query, Run
 from lead.evaluation.dense import retrieve
 from lead.evaluation.runs import ranked
+from lead.evaluation.answers import has_answer
 from lead.models.base import Scorer
 from lead.models.dual_encoder import DualEncoder
 from lead.retrieval.mining import remove_positives, rerank
@@ -95,13 +98,19 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
     student_lists = ranked_lists(student_run)
     teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in examples}, student_lists,
                                         PassageStore(data.folder / "collection.tsv"), batch_size))
-    positives = {e.qid: e.positives for e in examples}
+    positives = {e.qid: set(e.positives) for e in examples}
+    answers = data.answers("train")
+    if answers is not None:  # judged by answer strings (DPR's NQ): every candidate holding an answer is a hit
+        store = PassageStore(data.folder / "collection.tsv")
+        for e in examples:
+            options = answers.get(e.qid, [])
+            positives[e.qid] |= {pid for pid in student_lists.get(e.qid, []) if has_answer(store[pid].text, options)}
     rule = DivisionRule(config.rule, config.student_min, config.student_max, config.teacher_max)
     kept = set(divide(student_lists, teacher_lists, positives, rule))
-    divided = [QueryExample(e.qid, e.query, e.positives, remove_positives(student_lists[e.qid], e.positives, config.keep))
+    divided = [QueryExample(e.qid, e.query, e.positives, remove_positives(student_lists[e.qid], positives[e.qid], config.keep))
                for e in examples if e.qid in kept]
-    student_ranks = [first_positive_rank(student_lists.get(e.qid, []), e.positives) for e in examples]
-    teacher_ranks = [first_positive_rank(teacher_lists.get(e.qid, []), e.positives) for e in examples]
+    student_ranks = [first_positive_rank(student_lists.get(e.qid, []), positives[e.qid]) for e in examples]
+    teacher_ranks = [first_positive_rank(teacher_lists.get(e.qid, []), positives[e.qid]) for e in examples]
     stats = {
         "queries": len(examples), "kept": len(divided),
         "no_positive_retrieved": sum(r is None for r in student_ranks),

@@ -105,7 +105,7 @@ def dpr_folder(tmp_path, positive="2"):
     folder.mkdir()
     (folder / "psgs_w100.tsv").write_text(
         "id\ttext\ttitle\n1\tParis is the capital of France.\tParis\n2\tHey Jude is a song by the Beatles.\tHey Jude\n"
-        "3\tThe Danube flows through Vienna.\tDanube\n4\tOslo is in Norway.\tOslo\n")
+        "3\tThe Danube flows through Vienna.\tDanube\n4\tOslo is in Norway.\tOslo\n5\tParis hosts the Louvre.\tLouvre\n")
     (folder / "nq-train.json").write_text(json.dumps([
         {"question": "who sang hey jude", "answers": ["The Beatles"],
          "positive_ctxs": [{"passage_id": positive, "title": "Hey Jude", "text": "Hey Jude is a song by the Beatles."}],
@@ -123,15 +123,15 @@ def test_a_dpr_folder_is_prepared_and_its_test_split_evaluated_by_answer_match(t
                         splits={"train": "nq-train.json", "test": "nq-test.qa.csv"})
     meta = prepare(config, tmp_path / "prepared")
     data = PreparedData(tmp_path / "prepared")
-    assert meta["passages"] == 4 and data.splits() == ["train", "test"]
+    assert meta["passages"] == 5 and data.splits() == ["train", "test"]
     assert data.qrels("train") == {"train-0": {"2": 1}, "train-1": {"1": 1}}
     assert [e.positives for e in read_training_file(tmp_path / "prepared" / "train.jsonl")] == [["2"], ["1"]]
     assert data.answers("test") == {"test-0": ["Danube"], "test-1": ["Oslo"], "test-2": ["Shakespeare"]}
-    assert data.answers("train") is None
+    assert data.answers("train") == {"train-0": ["The Beatles"], "train-1": ["Paris"]}  # from the DPR JSON
 
     model = DualEncoder.from_config(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
     result = evaluate_scorer(model, data, "test", EvalConfig(depth=10, batch_size=4))
-    # every passage is retrieved (4 <= depth): the two questions whose answer is in the collection are hits by
+    # every passage is retrieved (5 <= depth): the two questions whose answer is in the collection are hits by
     # 100, Shakespeare never is; Accuracy@1 is whatever the model ranks first, checked against the run itself
     assert result.metrics["Accuracy@100"] == pytest.approx(2 / 3) and result.metrics["n_queries"] == 3
     texts = {p.pid: p.text for p in data.passages()}
@@ -146,3 +146,23 @@ def test_a_dpr_positive_missing_from_the_passages_names_the_file_and_question(tm
     with pytest.raises(DataFormatError, match=r"nq-train\.json: question 0 \('who sang hey jude'\): positive passage "
                                               r"ids \['99'\] are not in psgs_w100\.tsv"):
         prepare(config, tmp_path / "prepared")
+
+
+def test_prods_division_on_nq_counts_every_answer_holding_candidate_as_a_hit(tmp_path):
+    """Passage 5 also holds "Paris" without being the judged positive: it counts as a hit and is never kept as
+    a negative of "capital of france"."""
+    from lead.config import DivideConfig
+    from lead.retrieval.division import divide_training_set
+
+    folder = dpr_folder(tmp_path)
+    prepare(DataConfig(source="dpr", path=str(folder), collection="psgs_w100.tsv", splits={"train": "nq-train.json"}),
+            tmp_path / "prepared")
+    data = PreparedData(tmp_path / "prepared")
+    examples = list(read_training_file(tmp_path / "prepared" / "train.jsonl"))
+    model = DualEncoder.from_config(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
+    config = DivideConfig(depth=5, keep=4, rule="marco", student_min=0, student_max=4, teacher_max=4)  # keeps all
+    divided, stats = divide_training_set(model, model, data, examples, config, batch_size=4)
+    negatives = {e.qid: e.negatives for e in divided}
+    assert set(negatives) == {"train-0", "train-1"} and stats["no_positive_retrieved"] == 0
+    assert set(negatives["train-1"]) == {"2", "3", "4"}  # neither the positive 1 nor the answer-holding 5
+    assert set(negatives["train-0"]) == {"1", "3", "4", "5"}
