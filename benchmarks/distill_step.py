@@ -44,6 +44,7 @@ from lead.data.records import Passage
 from lead.models.base import ScorerConfig, TextBatch
 from lead.models.factory import build_scorer
 from lead.training.distill import Distill
+from lead.training.loader import role_tokenizers
 from lead.training.methods import Warmup
 
 SHAPES = {  # teacher (layers, hidden), student layers, query / passage max length
@@ -125,8 +126,7 @@ class Stepper:
 
     def pretokenized(self, batch: TextBatch) -> TextBatch:
         """``batch`` with every model's tokens made ahead, pinned on CUDA (what the Trainer's loader hands over)."""
-        roles = {**self.method.trainables, **getattr(self.method, "frozen", {})}
-        ahead = dataclasses.replace(batch, tokens={role: model.tokenize(batch) for role, model in roles.items()})
+        ahead = dataclasses.replace(batch, tokens={role: tokenize(batch) for role, tokenize in role_tokenizers(self.method).items()})
         return ahead.pin_memory() if self.device.type == "cuda" else ahead
 
     def step(self, batch: TextBatch, step: int) -> float:

@@ -290,8 +290,7 @@ def main() -> None:
         runs: dict[str, list[dict]] = {v: [] for v in args.variants}
         for repeat in range(args.repeats):
             for variant in args.variants:  # ours and theirs alternate, so drift hits both alike
-                argv = [a for a in sys.argv[1:]]
-                done = subprocess.run([sys.executable, "-m", "benchmarks.vs_st", *argv, "--only", variant,
+                done = subprocess.run([sys.executable, "-m", "benchmarks.vs_st", *sys.argv[1:], "--only", variant,
                                        "--precision", precision], capture_output=True, text=True)
                 if done.returncode != 0:
                     sys.exit(f"{variant} failed:\n{done.stderr[-3000:]}")

@@ -58,6 +58,18 @@ def write_json(path: str | Path, obj, indent: int = 2) -> None:
         handle.write("\n")
 
 
+def file_digests(path: str | Path, algorithms: tuple[str, ...] = ("sha256",), chunk_size: int = 1 << 20) -> dict[str, str]:
+    """Hex digests of a file's bytes, every algorithm in one read (a download archive is gigabytes)."""
+    import hashlib
+
+    hashes = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            for h in hashes.values():
+                h.update(chunk)
+    return {name: h.hexdigest() for name, h in hashes.items()}
+
+
 def fingerprint(*paths: str | Path, extra=None) -> str:
     """sha256 over the contents of ``paths`` (files, or every file below a folder) and ``extra`` as JSON.
 

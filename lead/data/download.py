@@ -13,7 +13,6 @@ recorded in ``fetched.json`` and later runs verify against it (or against ``fetc
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import shutil
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from lead.io import atomic_open
+from lead.io import atomic_open, file_digests
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +57,6 @@ class ChecksumError(RuntimeError):
     pass
 
 
-def digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download(url: str, dest: Path, chunk: int = 1 << 20, progress: bool = True) -> Path:
     """``url`` to ``dest``, through ``dest.part``: an interrupted download resumes where it stopped."""
     part = dest.with_name(dest.name + ".part")
@@ -93,14 +84,14 @@ def download(url: str, dest: Path, chunk: int = 1 << 20, progress: bool = True) 
 
 def verify(path: Path, md5: str | None, sha256: str | None) -> str:
     """The file's SHA-256, after checking it against the expected MD5 / SHA-256 (when given)."""
-    actual = digest(path, "sha256")
-    for algorithm, expected, got in (("md5", md5, digest(path, "md5") if md5 else None), ("sha256", sha256, actual)):
-        if expected and got != expected:
+    got = file_digests(path, ("sha256", "md5") if md5 else ("sha256",))
+    for algorithm, expected in (("md5", md5), ("sha256", sha256)):
+        if expected and got[algorithm] != expected:
             bad = path.with_name(path.name + ".corrupt")
             path.replace(bad)
-            raise ChecksumError(f"{path}: {algorithm} {got} but expected {expected}; moved to {bad.name} (a cut or changed "
+            raise ChecksumError(f"{path}: {algorithm} {got[algorithm]} but expected {expected}; moved to {bad.name} (a cut or changed "
                                 "download): run the stage again to download it afresh, or fix fetch.checksums")
-    return actual
+    return got["sha256"]
 
 
 def unpack(path: Path) -> list[str]:

@@ -72,13 +72,14 @@ def _prepare_real(config: DataConfig, folder: Path) -> dict:
     if not passage_ids:
         raise DataFormatError(root, "the collection has no passage")
 
-    stats = {}
     if config.source == "dpr":
         stats = _prepare_dpr_splits(config, root, folder, passage_ids)
-    for split, queries, qrels_path in _real_splits(config, root) if config.source != "dpr" else ():
-        qrels = msmarco.read_qrels(qrels_path)
-        msmarco.check_qrels_ids(qrels_path, {q.qid for q in queries}, passage_ids)
-        stats[split] = _write_split(folder, split, queries, qrels)
+    else:
+        stats = {}
+        for split, queries, qrels_path in _real_splits(config, root):
+            qrels = msmarco.read_qrels(qrels_path)
+            msmarco.check_qrels_ids(qrels_path, {q.qid for q in queries}, passage_ids)
+            stats[split] = _write_split(folder, split, queries, qrels)
     if not stats:
         raise DataFormatError(root, "no split found: check data.splits")
     return {"passages": len(passage_ids), "splits": stats, "rel_threshold": config.rel_threshold}

@@ -11,13 +11,14 @@ corrupted or swapped install fails loudly instead of training on the wrong weigh
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import re
 from pathlib import Path
 
 from torch import nn
+
+from lead.io import file_digests
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,8 @@ class ModelResolutionError(ValueError):
     """A model param names something that cannot be loaded; the message says what to do."""
 
 
-def sha256_of(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+def sha256_of(path: str | Path) -> str:
+    return file_digests(path)["sha256"]
 
 
 @functools.lru_cache(maxsize=None)

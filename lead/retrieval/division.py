@@ -28,8 +28,8 @@ from lead.data.examples import PassageStore, QueryExample
 from lead.data.prepared import PreparedData
 from lead.data.records import Query, Run
 from lead.evaluation.dense import retrieve
-from lead.evaluation.runs import ranked
 from lead.evaluation.answers import has_answer
+from lead.evaluation.runs import ranked
 from lead.models.base import Scorer
 from lead.models.dual_encoder import DualEncoder
 from lead.retrieval.mining import remove_positives, rerank
@@ -96,12 +96,11 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
     search = dataclasses.replace(search or EvalConfig(), depth=config.depth, batch_size=batch_size)  # its index, storage
     student_run, _ = retrieve(student, data, queries, search)
     student_lists = ranked_lists(student_run)
-    teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in examples}, student_lists,
-                                        PassageStore(data.folder / "collection.tsv"), batch_size))
+    store = PassageStore(data.folder / "collection.tsv")
+    teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in examples}, student_lists, store, batch_size))
     positives = {e.qid: set(e.positives) for e in examples}
     answers = data.answers("train")
     if answers is not None:  # judged by answer strings (DPR's NQ): every candidate holding an answer is a hit
-        store = PassageStore(data.folder / "collection.tsv")
         for e in examples:
             options = answers.get(e.qid, [])
             positives[e.qid] |= {pid for pid in student_lists.get(e.qid, []) if has_answer(store[pid].text, options)}

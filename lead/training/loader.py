@@ -35,6 +35,11 @@ class TokenizedBatches(Dataset):
         return batch
 
 
+def role_tokenizers(method) -> dict[str, Tokenize]:
+    """The tokenize of every model a training method reads (trained and frozen), by its role."""
+    return {role: model.tokenize for role, model in {**method.trainables, **getattr(method, "frozen", {})}.items()}
+
+
 def tokenized_batches(sampler: BatchSampler, tokenizers: dict[str, Tokenize], first: int, end: int, rank: int = 0,
                       workers: int = 0, pin_memory: bool = False) -> Iterator[TextBatch]:
     """The micro-batches ``first..end-1`` in order, ``workers`` processes tokenizing ahead of the consumer."""

@@ -32,7 +32,7 @@ from lead.logs import attach_file_log, detach_file_log
 from lead.models.base import Scorer, TextBatch
 from lead.models.factory import load_scorer, save_scorer
 from lead.training.distributed import DistInfo, barrier
-from lead.training.loader import tokenized_batches
+from lead.training.loader import role_tokenizers, tokenized_batches
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +159,9 @@ class Trainer:
         config = self.config
         bar = tqdm(total=config.steps, initial=start, desc=f"train {self.out.name}", disable=not self.dist.is_main)
         terms: dict[str, float] = {}
-        roles = {**self.method.trainables, **getattr(self.method, "frozen", {})}
-        batches = tokenized_batches(self.sampler, {role: model.tokenize for role, model in roles.items()},
-                                    start * config.grad_accum, config.steps * config.grad_accum, self.dist.rank,
-                                    config.loader_workers, pin_memory=self.dist.device.type == "cuda")
+        batches = tokenized_batches(self.sampler, role_tokenizers(self.method), start * config.grad_accum,
+                                    config.steps * config.grad_accum, self.dist.rank, config.loader_workers,
+                                    pin_memory=self.dist.device.type == "cuda")
         for step in range(start, config.steps):
             try:
                 terms = self._step(step, batches)
