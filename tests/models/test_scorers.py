@@ -411,7 +411,7 @@ def test_a_model_with_its_own_trained_vocabulary(tmp_path):
         build_scorer(config)
     scorer = build_scorer(config, iter(texts))
     vocab = scorer.tokenizer.get_vocab()
-    assert len(vocab) <= 120 and "physician" in vocab and "[unused0]" not in vocab
+    assert len(vocab) <= 120 and "\u2581physician" in vocab and "[unused0]" not in vocab  # word starts marked
     assert scorer.query_encoder.get_input_embeddings().num_embeddings == len(scorer.tokenizer)
     reference = build_scorer(ScorerConfig(kind="de", name=folder))
     kept = dict(reference.query_encoder.named_parameters())
@@ -419,7 +419,7 @@ def test_a_model_with_its_own_trained_vocabulary(tmp_path):
         if "word_embeddings" not in name:  # blocks and position embeddings are the pretrained ones
             assert torch.equal(parameter, kept[name]), name
     ids = scorer.tokenize_queries(["physician from oslo"])["input_ids"][0].tolist()
-    assert scorer.tokenizer.convert_ids_to_tokens(ids) == ["[CLS]", "physician", "from", "oslo", "[SEP]"]
+    assert scorer.tokenizer.convert_ids_to_tokens(ids) == ["[CLS]", "\u2581physician", "\u2581from", "\u2581oslo", "[SEP]"]
     save_scorer(scorer, tmp_path / "saved")
     loaded = load_scorer(tmp_path / "saved")
     assert loaded.tokenizer.get_vocab() == vocab
