@@ -22,7 +22,7 @@ WORD_START = "\u2581"  # marks the first piece of a word, as SentencePiece does
 def train_wordpiece(texts: Iterable[str], vocab_size: int):
     """A fast BERT tokenizer with a WordPiece vocabulary of at most ``vocab_size`` entries learnt from ``texts``."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     smallest = len(SPECIALS) + 26  # the specials and one entry per letter
     if vocab_size < smallest:
@@ -41,8 +41,11 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int):
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
     )
     tok.decoder = decoders.Metaspace(WORD_START, prepend_scheme="always", split=False)
-    return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
-                             cls_token="[CLS]", mask_token="[MASK]")
+    # The generic fast tokenizer keeps this pipeline when saved and loaded again; a BertTokenizerFast would be
+    # rebuilt on loading from the vocabulary alone, with "##" continuations and no word-start marks.
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+                                   cls_token="[CLS]", mask_token="[MASK]",
+                                   model_input_names=["input_ids", "token_type_ids", "attention_mask"])
 
 
 def adopt_vocabulary(encoder: nn.Module, tokenizer) -> nn.Module:

@@ -423,8 +423,11 @@ def test_a_model_with_its_own_trained_vocabulary(tmp_path):
     save_scorer(scorer, tmp_path / "saved")
     loaded = load_scorer(tmp_path / "saved")
     assert loaded.tokenizer.get_vocab() == vocab
-    tokens = scorer.tokenize_queries(["a violinist"])
-    assert torch.allclose(loaded.eval().embed_queries(tokens), scorer.eval().embed_queries(tokens))
+    # The loaded tokenizer is the trained one, word-start marks included (not rebuilt from the vocabulary).
+    assert loaded.tokenizer.tokenize("The physician, from Oslo") == scorer.tokenizer.tokenize("The physician, from Oslo")
+    tokens, loaded_tokens = scorer.tokenize_queries(["a violinist"]), loaded.tokenize_queries(["a violinist"])
+    assert torch.equal(loaded_tokens["input_ids"], tokens["input_ids"])
+    assert torch.allclose(loaded.eval().embed_queries(loaded_tokens), scorer.eval().embed_queries(tokens))
 
 
 @pytest.mark.parametrize("kind", ["de", "colbert", "ce"])
