@@ -141,6 +141,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     log_every: int = 5
     seed: int = 13
+    snapshot_every: int = 0  # keep the models every N steps in <out>/snapshots for a checkpoint sweep (0: none)
     # Speed (results do not depend on these, except compile's and bf16's rounding):
     loader_workers: int = 0  # processes that build and tokenize the coming batches (0: in the training process)
     compile: bool = False  # torch.compile each transformer (dynamic shapes); pays off on long GPU runs
@@ -152,8 +153,9 @@ class TrainConfig:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in speed_only}
 
     def __post_init__(self):
-        if self.loader_workers < 0:
-            raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
+        for name in ("loader_workers", "snapshot_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -275,6 +277,25 @@ class DistillConfig:
 
 
 @dataclass
+class SweepConfig:
+    """sweep@<name>: which run's snapshots, which of them, and how the best is chosen."""
+
+    run: str  # a training stage's output folder, trained with train.snapshot_every (models/lead_cb)
+    model: str | None = None  # the model of the run (student, teacher); null for a one-model run (a warm-up)
+    first: int = 1  # the first step evaluated
+    every: int = 1  # steps between evaluated snapshots (a multiple of the run's train.snapshot_every)
+    last: int | None = None  # the last step evaluated; null: the end of training (the run's final model)
+    split: Literal["train", "dev", "test"] = "dev"  # never eval.split: the test split only sees the chosen model
+    metric: str = "NDCG@10"  # the metric (a key of metrics.json) whose highest value wins; ties: the earlier step
+
+    def __post_init__(self):
+        if self.first < 1 or self.every < 1:
+            raise ValueError(f"first and every must be >= 1, got first={self.first}, every={self.every}")
+        if self.last is not None and self.last < self.first:
+            raise ValueError(f"last ({self.last}) must be >= first ({self.first})")
+
+
+@dataclass
 class FetchConfig:
     """The fetch stage: official files to download (lead.data.download.SOURCES); none by default."""
 
@@ -307,6 +328,7 @@ class Params:
     prod_steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of prod, ladder order
     flash: dict[str, str] = field(default_factory=dict)  # flash@<name>: the model folder that re-mines negatives
     divide: dict[str, DivideConfig] = field(default_factory=dict)  # divide@<name> -> data/divided/<name>/
+    sweep: dict[str, SweepConfig] = field(default_factory=dict)  # sweep@<name> -> models/sweep/<name>
 
     def __post_init__(self):
         for name, run in self.warmup.items():
@@ -319,6 +341,10 @@ class Params:
                 raise ConfigError(f"prod_steps.{name}.train_file", "missing: name the step's training file "
                                   "(data/mined/train.jsonl, a flash@ output or a divide@ output)")
             self.distill_run(name, "prod")
+        for name, sweep in self.sweep.items():
+            if sweep.split == self.eval.split:
+                raise ConfigError(f"sweep.{name}.split", f"{sweep.split!r} is eval.split, the split the report shows: "
+                                  "a checkpoint chosen on it would be tuned on the test queries (use dev)")
 
     def distill_run(self, name: str, section: Literal["distill", "prod"] = "distill") -> tuple[DistillConfig, TrainConfig]:
         """Run ``name`` of distill_runs (or prod_steps): the section's defaults with its overrides, and its

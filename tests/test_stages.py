@@ -7,7 +7,7 @@ import yaml
 
 from lead.data.examples import read_training_file
 from lead.evaluation.runs import read_trec_run
-from stages import distill, divide, evaluate, init, mine, prepare, prod, rerank, warmup
+from stages import distill, divide, evaluate, init, mine, prepare, prod, report, rerank, sweep, warmup
 from tests.helpers import tiny_bert_folder
 
 
@@ -119,6 +119,55 @@ def test_the_prod_ladder_runs_step_by_step(project):
     assert (project / "models/prod/dpd/student/scorer.json").exists()
     steps = (project / "logs/prod/dpd/plots/metrics/train/loss.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in steps[1:]] == ["2", "3"]  # every 2 steps and the last
+
+
+def test_a_checkpoint_sweep_chooses_on_dev_and_the_chosen_step_is_tested_and_reported(project):
+    """The miner keeps a snapshot every step; sweep@miner scores steps 1..4 on dev, copies the best one to
+    models/sweep/miner, evaluate@ tests it and the report names the step."""
+    from safetensors.torch import load_file
+
+    from lead.config import load_params
+    from lead.data.prepared import PreparedData
+    from lead.evaluation.dense import evaluate_scorer
+    from lead.models.factory import load_scorer
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["warmup"]["miner"]["train"] = {"snapshot_every": 1}
+    params["sweep"] = {"miner": {"run": "models/miner", "first": 1, "every": 1, "split": "dev"}}
+    params["eval"]["dense"]["miner_best"] = "models/sweep/miner"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    prepare.main([])
+    init.main([])
+    warmup.main(["miner"])
+    sweep.main(["miner"])
+
+    curve = (project / "metrics/sweep/miner/plots/metrics/dev/NDCG@10.tsv").read_text().splitlines()[1:]
+    dev = {int(line.split("\t")[0]): float(line.split("\t")[1]) for line in curve}
+    assert sorted(dev) == [1, 2, 3, 4]  # snapshots 1-3 and the final model, x = training step
+    # The curve's point at step 2 is snapshot 2 evaluated on dev (threshold 1, as every non-test split).
+    by_hand = evaluate_scorer(load_scorer(project / "models/miner/snapshots/step-0000002"), PreparedData("data/prepared"),
+                              "dev", load_params().eval).metrics["NDCG@10"]
+    assert dev[2] == pytest.approx(by_hand, abs=1e-6)
+    best = max(sorted(dev), key=lambda step: dev[step])  # the earliest of the best
+    chosen = json.loads((project / "models/sweep/miner/sweep.json").read_text())
+    assert chosen["selected_step"] == best and chosen["final_step"] == 4 and chosen["split"] == "dev"
+    summary = json.loads((project / "metrics/sweep/miner/metrics.json").read_text())
+    assert summary["selected_step"] == best and summary["dev"]["NDCG@10"] == pytest.approx(dev[best], abs=1e-4)
+    source = project / ("models/miner" if best == 4 else f"models/miner/snapshots/step-{best:07d}")
+    copied, original = load_file(project / "models/sweep/miner/encoder/model.safetensors"), load_file(source / "encoder/model.safetensors")
+    assert copied.keys() == original.keys() and all((copied[k] == original[k]).all() for k in copied)
+    assert not (project / "models/sweep/miner/snapshots").exists()
+
+    evaluate.main(["miner_best"])  # the chosen checkpoint on the test split
+    assert json.loads((project / "metrics/miner_best/metrics.json").read_text())["test"]["n_queries"] == 8
+    report.main([])
+    row = next(line for line in (project / "metrics/report.md").read_text().splitlines() if line.startswith("| miner_best "))
+    assert f"step {best} of 4, best dev NDCG@10 of 4 checkpoints" in row
+
+    params["sweep"]["miner"]["split"] = "test"  # the split the report shows: refused before anything runs
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(Exception, match=r"sweep\.miner\.split: 'test' is eval\.split"):
+        sweep.main(["miner"])
 
 
 def test_evaluate_is_deterministic(project):

@@ -19,6 +19,7 @@ from lead.config import DistillConfig, Params
 from lead.data.prepared import PreparedData
 from lead.evaluation.metrics import evaluate_run
 from lead.evaluation.runs import read_trec_run
+from lead.evaluation.sweep import PROVENANCE
 from lead.io import atomic_open
 from lead.models.factory import read_scorer_config
 
@@ -55,7 +56,16 @@ def _distill_method(config: DistillConfig, section: str, name: str) -> str:
 
 
 def describe(params: Params, folder: str) -> tuple[str, str]:
-    """(how the model in ``folder`` was made, its teacher) from params."""
+    """(how the model in ``folder`` was made, its teacher) from params (and a sweep's choice from its folder)."""
+    for name, sweep in params.sweep.items():
+        if folder == f"models/sweep/{name}":
+            source = f"{sweep.run}/{sweep.model}" if sweep.model else sweep.run
+            how, teacher = describe(params, source)
+            chosen = _read(Path(folder) / PROVENANCE)
+            if chosen:
+                return (f"{how}; step {chosen['selected_step']} of {chosen['final_step']}, best {sweep.split} "
+                        f"{sweep.metric} of {len(chosen['evaluated'])} checkpoints"), teacher
+            return f"{how}; the checkpoint best on {sweep.split} {sweep.metric}", teacher
     for section, runs in (("distill", params.distill_runs), ("prod", params.prod_steps)):
         for name in runs:
             prefix = f"models/{name}" if section == "distill" else f"models/prod/{name}"

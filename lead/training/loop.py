@@ -4,7 +4,9 @@ Per step: the sampler's batch for (seed, step) -> ``method.loss`` -> backward (a
 gradient clipping -> AdamW -> linear warm-up/decay. Also: bf16 autocast on GPU (fp32 on CPU), DDP under
 ``torchrun``, DVCLive logs of every loss term and the learning rate, a tqdm bar, and checkpoints with
 optimiser and scheduler state from which an interrupted run resumes to the same weights an uninterrupted
-run reaches (every random draw is seeded by the step, so nothing else needs saving).
+run reaches (every random draw is seeded by the step, so nothing else needs saving). With
+``train.snapshot_every`` the models are also kept every N steps, in ``<out>/snapshots/step-<N>/`` once the run
+is complete, for a checkpoint sweep (lead/evaluation/sweep.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from transformers import get_linear_schedule_with_warmup
 from lead.config import TrainConfig
 from lead.data.examples import BatchSampler
 from lead.errors import is_out_of_memory, out_of_memory
-from lead.io import atomic_dir, atomic_open
+from lead.io import atomic_dir, atomic_open, write_json
 from lead.logs import attach_file_log, detach_file_log
 from lead.models.base import Scorer, TextBatch
 from lead.models.factory import load_scorer, save_scorer
@@ -35,6 +37,8 @@ from lead.training.distributed import DistInfo, barrier
 from lead.training.loader import role_tokenizers, tokenized_batches
 
 log = logging.getLogger(__name__)
+
+SNAPSHOTS = "snapshots"  # <out>/snapshots/step-<N>/: the models every train.snapshot_every steps
 
 
 class CheckpointError(RuntimeError):
@@ -109,6 +113,18 @@ class Trainer:
                 shutil.rmtree(old, ignore_errors=True)
         barrier()
 
+    def save_snapshot(self, step: int) -> None:
+        """The models alone at ``step``, kept for a sweep. They wait beside the checkpoints (which survive a
+        killed run, unlike the stage's output folder) and move into ``<out>/snapshots`` when the run ends."""
+        if self.dist.is_main:
+            with atomic_dir(self.checkpoints / SNAPSHOTS / f"step-{step:07d}") as tmp:
+                self._save_models(tmp)
+        barrier()
+
+    def _save_models(self, folder: Path) -> None:
+        for name, model in self.method.trainables.items():
+            save_scorer(model, folder / name if self.subfolders else folder)
+
     def resume(self) -> int:
         """Load the latest checkpoint if there is one; return the step to start from."""
         found = self._checkpoint_dirs()
@@ -149,8 +165,12 @@ class Trainer:
             if file_log is not None:
                 detach_file_log(file_log)
         if self.dist.is_main:
-            for name, model in self.method.trainables.items():
-                save_scorer(model, self.out / name if self.subfolders else self.out)
+            self._save_models(self.out)
+            snapshots = self.checkpoints / SNAPSHOTS
+            if snapshots.is_dir():
+                write_json(snapshots / "run.json", {"final_step": config.steps})  # the sweep's last point: out itself
+                shutil.rmtree(self.out / SNAPSHOTS, ignore_errors=True)
+                shutil.move(snapshots, self.out / SNAPSHOTS)
             shutil.rmtree(self.checkpoints, ignore_errors=True)  # the run is complete: nothing to resume
         barrier()
         return terms
@@ -181,6 +201,8 @@ class Trainer:
                 for name, value in {**terms, "lr": self.scheduler.get_last_lr()[0]}.items():
                     live.log_metric(f"train/{name}", value)
                 live.next_step()
+            if config.snapshot_every and (step + 1) % config.snapshot_every == 0 and step + 1 < config.steps:
+                self.save_snapshot(step + 1)
             if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
                 self.save_checkpoint(step + 1)
         bar.close()

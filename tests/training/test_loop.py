@@ -152,7 +152,8 @@ class Crash(Exception):
 
 
 def test_checkpoints_are_pruned_resumed_only_with_the_same_fingerprint_and_removed_at_the_end(tiny, examples, store, tmp_path):
-    config = TrainConfig(steps=8, batch_queries=4, negatives=1, checkpoint_every=2, keep_checkpoints=2, log_every=1)
+    config = TrainConfig(steps=8, batch_queries=4, negatives=1, checkpoint_every=2, keep_checkpoints=2, log_every=1,
+                         snapshot_every=3)
     sampler = BatchSampler(examples, store, config.batch_queries, config.negatives, seed=config.seed)
     method = Warmup(build_scorer(de_config(tiny)), "in_batch")
     loss = method.loss
@@ -167,20 +168,32 @@ def test_checkpoints_are_pruned_resumed_only_with_the_same_fingerprint_and_remov
     with pytest.raises(Crash):
         Trainer(method, sampler, config, *folders, fingerprint="inputs-a").train()
     kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if not p.name.startswith("."))
-    assert kept == ["step-0000002", "step-0000004"]
+    assert kept == ["snapshots", "step-0000002", "step-0000004"]  # snapshots are never pruned
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / "snapshots").iterdir()) == ["step-0000003"]
     state = tmp_path / "checkpoints" / "step-0000004"
     assert {p.name for p in state.iterdir()} == {"model", "optimizer.pt", "scheduler.pt", "state.json"}
     assert not (tmp_path / "out").exists()
 
     method.loss = loss
     assert Trainer(method, sampler, config, *folders, fingerprint="inputs-a").resume() == 4
-    assert Trainer(method, sampler, config, *folders, fingerprint="inputs-b").resume() == 0  # other inputs
-    assert not (tmp_path / "checkpoints").exists()  # ... and their checkpoints are gone
-
-    Trainer(method, sampler, config, *folders, fingerprint="inputs-b").train()
+    Trainer(method, sampler, config, *folders, fingerprint="inputs-a").train()  # resumes from step 4
     assert (tmp_path / "out" / "scorer.json").is_file()
     assert not (tmp_path / "checkpoints").exists()  # a complete run leaves nothing to resume
+    # ... but its snapshots, moved into the output: the one from before the crash and the one after, the final
+    # model being the output itself.
+    snapshots = tmp_path / "out" / "snapshots"
+    assert sorted(p.name for p in snapshots.iterdir()) == ["run.json", "step-0000003", "step-0000006"]
+    assert json.loads((snapshots / "run.json").read_text()) == {"final_step": 8}
+    assert (snapshots / "step-0000006" / "scorer.json").is_file()
+    assert not torch.equal(_weights(snapshots / "step-0000006")["embeddings.word_embeddings.weight"],
+                           _weights(tmp_path / "out")["embeddings.word_embeddings.weight"])  # two steps apart
     assert [int(row[0]) for row in tsv_rows(tmp_path / "logs" / "plots" / "metrics" / "train" / "loss.tsv")] == list(range(1, 9))
+
+    method.loss = crash_at_step_5
+    with pytest.raises(Crash):
+        Trainer(method, sampler, config, *folders, fingerprint="inputs-a").train()
+    assert Trainer(method, sampler, config, *folders, fingerprint="inputs-b").resume() == 0  # other inputs
+    assert not (tmp_path / "checkpoints").exists()  # ... and their checkpoints and snapshots are gone
 
 
 TRAIN_SCRIPT = """
