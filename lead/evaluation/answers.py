@@ -41,23 +41,25 @@ def normalize(text: str) -> str:
 
 def has_answer(passage_text: str, answers: Iterable[str]) -> bool:
     """Whether any answer occurs in the passage as a whole run of normalised tokens."""
-    return _holds(passage_text, _needles(answers))
+    return answer_matcher(answers)(passage_text)
+
+
+def answer_matcher(answers: Iterable[str]) -> Callable[[str], bool]:
+    """``has_answer`` for one question's answers, normalised once for every passage it is asked about.
+    Answers that normalise to nothing never match."""
+    needles = [f" {answer} " for answer in map(normalize, answers) if answer]  # space-padded: whole tokens
+
+    def holds(passage_text: str) -> bool:
+        padded = f" {normalize(passage_text)} "
+        return any(needle in padded for needle in needles)
+
+    return holds
 
 
 def first_hit_rank(ranking: Sequence[str], answers: Sequence[str], text_of: Callable[[str], str]) -> int | None:
     """0-based rank of the first passage of ``ranking`` that holds an answer, None when none does."""
-    needles = _needles(answers)  # the answers normalised once, not once per passage
-    return next((rank for rank, pid in enumerate(ranking) if _holds(text_of(pid), needles)), None)
-
-
-def _needles(answers: Iterable[str]) -> list[str]:
-    """Each answer normalised and space-padded (whole tokens); answers that normalise to nothing never match."""
-    return [f" {answer} " for answer in map(normalize, answers) if answer]
-
-
-def _holds(passage_text: str, needles: list[str]) -> bool:
-    padded = f" {normalize(passage_text)} "
-    return any(needle in padded for needle in needles)
+    holds = answer_matcher(answers)
+    return next((rank for rank, pid in enumerate(ranking) if holds(text_of(pid))), None)
 
 
 def answer_accuracy(run: Run, answers: dict[str, list[str]], text_of: Callable[[str], str],

@@ -28,7 +28,7 @@ from lead.data.examples import PassageStore, QueryExample
 from lead.data.prepared import PreparedData
 from lead.data.records import Query, Run
 from lead.evaluation.dense import retrieve
-from lead.evaluation.answers import has_answer
+from lead.evaluation.answers import answer_matcher
 from lead.evaluation.runs import ranked
 from lead.models.base import Scorer
 from lead.models.dual_encoder import DualEncoder
@@ -102,8 +102,8 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
     answers = data.answers("train")
     if answers is not None:  # judged by answer strings (DPR's NQ): every candidate holding an answer is a hit
         for e in examples:
-            options = answers.get(e.qid, [])
-            positives[e.qid] |= {pid for pid in student_lists.get(e.qid, []) if has_answer(store[pid].text, options)}
+            holds = answer_matcher(answers.get(e.qid, []))
+            positives[e.qid] |= {pid for pid in student_lists.get(e.qid, []) if holds(store[pid].text)}
     rule = DivisionRule(config.rule, config.student_min, config.student_max, config.teacher_max)
     kept = set(divide(student_lists, teacher_lists, positives, rule))
     divided = [QueryExample(e.qid, e.query, e.positives, remove_positives(student_lists[e.qid], positives[e.qid], config.keep))

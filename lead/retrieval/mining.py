@@ -2,7 +2,8 @@
 
 ``mine_negatives``: retrieve the top ``depth`` passages of every training query with a dual encoder, drop
 *every* judged positive (the reference compared a string id with an integer and kept positives in the
-negative lists, spec A.9), and keep the first ``keep`` in rank order.
+negative lists, spec A.9), and keep the first ``keep`` in rank order. Where the training split has answer
+strings (Natural Questions in DPR's files), a passage holding an answer is no negative either, as in DPR.
 
 ``rerank``: score each query's candidate list with any scorer (a cross-encoder, ColBERT or a dual encoder)
 over its own candidates; PROD re-ranks the student's top-200 with its teacher this way.
@@ -20,6 +21,7 @@ from lead.config import EvalConfig
 from lead.data.examples import PassageStore, QueryExample
 from lead.data.prepared import PreparedData
 from lead.data.records import Query, Run
+from lead.evaluation.answers import answer_matcher
 from lead.evaluation.dense import retrieve
 from lead.evaluation.runs import ranked
 from lead.models.base import Scorer, TextBatch
@@ -48,9 +50,14 @@ def mine_negatives(
     """
     queries = [Query(e.qid, e.query) for e in examples]
     run, _ = retrieve(model, data, queries, dataclasses.replace(search or EvalConfig(), depth=depth, batch_size=batch_size))
+    answers = data.answers("train") or {}
+    store = PassageStore(data.folder / "collection.tsv") if answers else None
     mined = []
     for example in examples:
         ranking = [pid for pid, _ in ranked(run.get(example.qid, {}))]
+        if example.qid in answers:  # an unjudged passage that holds the answer would be a false negative
+            holds = answer_matcher(answers[example.qid])
+            ranking = [pid for pid in ranking if not holds(store[pid].text)]
         negatives = remove_positives(ranking, example.positives, keep)
         if negatives:  # a query whose every retrieved passage is positive cannot be trained contrastively
             mined.append(QueryExample(example.qid, example.query, example.positives, negatives))

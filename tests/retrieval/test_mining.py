@@ -36,3 +36,28 @@ def test_rerank_scores_every_candidate_like_a_single_batch(tmp_path, ce):
     batch = TextBatch(["q1"], ["topic one"], candidates["q1"], [store[p] for p in candidates["q1"]], 5)
     expected = ce.scores(batch, own=True).final[0].tolist()
     assert [run["q1"][p] for p in candidates["q1"]] == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_passage_holding_the_answer_is_no_negative_where_the_split_has_answers(tmp_path, monkeypatch):
+    """DPR's rule for Natural Questions: an unjudged passage that contains an answer string is a false negative."""
+    import json
+
+    from lead.data.examples import QueryExample
+    from lead.data.prepared import PreparedData
+    from lead.retrieval import mining
+
+    (tmp_path / "collection.tsv").write_text(
+        "p1\tThe Eiffel Tower stands in Paris.\n"       # judged positive
+        "p2\tParis is the capital of France.\n"         # holds the answer, unjudged
+        "p3\tBerlin is the capital of Germany.\n"
+        "p4\tCafés of PARIS, at night.\n"              # holds it after normalisation (case, punctuation)
+        "p5\tA parish in Rome.\n"                      # 'paris' is not a whole token here
+    )
+    (tmp_path / "answers.train.jsonl").write_text(json.dumps({"qid": "q1", "answers": ["Paris"]}) + "\n")
+    data = PreparedData(tmp_path)
+    run = {"q1": {"p2": 5.0, "p1": 4.0, "p3": 3.0, "p4": 2.0, "p5": 1.0}, "q2": {"p2": 2.0, "p3": 1.0}}
+    monkeypatch.setattr(mining, "retrieve", lambda *args, **kwargs: (run, {}))
+    examples = [QueryExample("q1", "where is the eiffel tower", ["p1"], []),
+                QueryExample("q2", "a question without answers", ["p3"], [])]
+    mined = {e.qid: e.negatives for e in mining.mine_negatives(None, data, examples, depth=5, keep=10)}
+    assert mined == {"q1": ["p3", "p5"], "q2": ["p2"]}  # q2 has no answer strings: only its positive goes
