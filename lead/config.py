@@ -146,6 +146,10 @@ class TrainConfig:
     loader_workers: int = 0  # processes that build and tokenize the coming batches (0: in the training process)
     compile: bool = False  # torch.compile each transformer (dynamic shapes); pays off on long GPU runs
     gradient_checkpointing: bool = False  # recompute activations in the backward: less memory, ~30% more time
+    # Dual encoders encode a batch's queries and passages in this many length-sorted chunks, each padded to its
+    # own longest text (1: the whole batch padded to its longest). Same arithmetic and in-batch negatives, but
+    # dropout masks are drawn per chunk, so a run differs as with another seed (hence part of the fingerprint).
+    length_buckets: int = 1
 
     def result_fields(self) -> dict[str, Any]:
         """The keys a trained model depends on (a checkpoint resumes whatever the speed keys are now)."""
@@ -156,7 +160,7 @@ class TrainConfig:
         for name in ("loader_workers", "snapshot_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "log_every"):
+        for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "log_every", "length_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.warmup_ratio < 1:

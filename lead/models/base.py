@@ -127,6 +127,9 @@ class Scorer(nn.Module, abc.ABC):
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer
+        # Speed only (set by the Trainer from train.length_buckets): a scorer that supports it encodes a
+        # batch's texts in this many length-sorted chunks, each padded to its own longest text.
+        self.length_buckets = 1
 
     @property
     @abc.abstractmethod

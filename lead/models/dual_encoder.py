@@ -3,6 +3,11 @@
 Per-layer score at block l: the same pooling and similarity applied to block l's hidden states (with CLS
 pooling and dot product this is LEAD's "CLS dot product at layer l"). Only the pooled vector of each
 requested layer is kept, never the full per-layer token stacks.
+
+With ``length_buckets`` > 1 (``train.length_buckets``) a batch's texts are encoded in that many chunks of
+similar length, each cut to its own longest text: the same vectors up to float rounding (padding is masked;
+in training, dropout masks are drawn per chunk) for a third fewer token positions on MS MARCO passages
+(BENCHMARKS.md), and the same in-batch negatives.
 """
 
 from __future__ import annotations
@@ -74,6 +79,27 @@ class DualEncoder(Scorer):
     # -- encoding ----------------------------------------------------------------------------------------
     def _embed(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False):
         tokens = self._to_device(tokens)
+        rows = len(tokens["attention_mask"])
+        if self.length_buckets > 1 and rows > 1 and not token_states:  # token stacks keep one padded length
+            return self._embed_bucketed(encoder, tokens, layers)
+        return self._embed_padded(encoder, tokens, layers, token_states)
+
+    def _embed_bucketed(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int]):
+        """``_embed`` over length-sorted chunks, each without the columns that are padding in all its rows."""
+        mask = tokens["attention_mask"]
+        order = torch.argsort(mask.sum(1), stable=True)
+        finals, per_layer = [], []
+        for chunk in torch.tensor_split(order, min(self.length_buckets, len(order))):
+            columns = mask[chunk].any(0)  # padding is on one side, so the kept columns stay contiguous
+            final, kept = self._embed_padded(encoder, {k: v[chunk][:, columns] for k, v in tokens.items()}, layers)
+            finals.append(final)
+            per_layer.append(kept.get("layers"))
+        restore = torch.argsort(order)  # back to the batch's order (a gather: gradients flow)
+        final = torch.cat(finals)[restore]
+        return final, ({"layers": torch.cat(per_layer)[restore]} if layers else {})
+
+    def _embed_padded(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (),
+                      token_states: bool = False):
         output = encoder(**tokens, output_hidden_states=bool(layers))
         mask = tokens["attention_mask"]
         final = self._normalise(pool(output.last_hidden_state, mask, self.config.pooling))

@@ -72,6 +72,8 @@ class Trainer:
             model.to(dist.device).train()
         for model in getattr(method, "frozen", {}).values():
             model.to(dist.device).eval().requires_grad_(False)
+        for model in [*method.trainables.values(), *getattr(method, "frozen", {}).values()]:
+            model.length_buckets = config.length_buckets
         for model in method.trainables.values():
             for encoder in model.encoders():
                 if config.gradient_checkpointing:

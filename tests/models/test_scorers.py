@@ -130,6 +130,43 @@ def test_dual_encoder_own_mode_is_each_querys_group_of_the_in_batch_matrix(tiny)
     assert big.targets(own=False, group_size=4).tolist() == [0, 4, 8]
 
 
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_length_buckets_give_the_same_scores_and_gradients_with_fewer_token_positions(tiny, pooling):
+    """train.length_buckets: the batch's passages in length-sorted chunks, each cut to its longest text."""
+    batch = make_batch()
+    results = {}
+    for buckets in (1, 2, 4):
+        torch.manual_seed(0)
+        scorer = build_scorer(ScorerConfig(name=tiny, kind="de", pooling=pooling, similarity="cosine", scale=20.0)).train()
+        scorer.length_buckets = buckets
+        for module in scorer.modules():  # dropout off, gradients on: the comparison is of the arithmetic
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        lengths = []
+        hook = scorer.passage_encoder.register_forward_pre_hook(
+            lambda module, args, kwargs: lengths.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+        scores = scorer.score(scorer(scorer.tokenize(batch), layers=[1, 3]), own=False)
+        hook.remove()
+        targets = scores.targets(own=False, group_size=batch.group_size)  # the contrastive loss of training
+        loss = F.cross_entropy(scores.final, targets) + sum(F.cross_entropy(layer, targets) for layer in scores.layers)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in scorer.named_parameters() if p.grad is not None}
+        results[buckets] = scores, grads, lengths
+    (full, full_grads, full_shapes), mask = results[1], scorer.tokenize(batch)["p_attention_mask"]
+    true_lengths = sorted(mask.sum(1).tolist())
+    assert full_shapes[-1] == (4, max(true_lengths))  # one padded call (queries go through the same tower first)
+    for buckets in (2, 4):
+        scores, grads, shapes = results[buckets]
+        torch.testing.assert_close(scores.final, full.final, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(scores.layers, full.layers, atol=1e-5, rtol=1e-5)
+        for name, grad in full_grads.items():
+            torch.testing.assert_close(grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+        passage_calls = shapes[-buckets:]  # shortest chunk first, each as long as its longest passage
+        chunks = [list(c) for c in torch.tensor_split(torch.tensor(true_lengths), buckets)]
+        assert passage_calls == [(len(c), max(c)) for c in chunks]
+        assert sum(r * l for r, l in passage_calls) < 4 * max(true_lengths)
+
+
 # -- ColBERT -------------------------------------------------------------------------------------------
 
 

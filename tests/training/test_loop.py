@@ -132,6 +132,22 @@ def test_loader_workers_and_gradient_checkpointing_leave_the_weights_unchanged(t
         torch.testing.assert_close(value, weights["checkpointing"][key], rtol=1e-4, atol=1e-5, msg=key)
 
 
+def test_length_buckets_train_to_the_same_weights_without_dropout(tiny, examples, store, tmp_path):
+    """Encoding in length-sorted chunks is the same arithmetic up to float rounding; only dropout masks, drawn
+    per call, differ (so with dropout on, a bucketed run differs from an unbucketed one as another seed would)."""
+    weights = {}
+    for name, buckets in [("whole", 1), ("buckets", 3)]:
+        scorer = build_scorer(de_config(tiny))
+        for module in scorer.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        config = TrainConfig(steps=4, batch_queries=4, negatives=1, lr=1e-3, checkpoint_every=100, length_buckets=buckets)
+        train(Warmup(scorer, "in_batch"), examples, store, config, tmp_path / name)
+        weights[name] = _weights(tmp_path / name / "out")
+    for key, value in weights["whole"].items():
+        torch.testing.assert_close(value, weights["buckets"][key], rtol=1e-4, atol=1e-5, msg=key)
+
+
 def test_the_loader_hands_over_the_samplers_batches_with_every_roles_tokens(tiny, examples, store):
     from lead.training.loader import tokenized_batches
 
