@@ -152,9 +152,11 @@ class TrainConfig:
     length_buckets: int = 1
 
     def result_fields(self) -> dict[str, Any]:
-        """The keys a trained model depends on (a checkpoint resumes whatever the speed keys are now)."""
-        speed_only = ("loader_workers", "compile", "gradient_checkpointing")
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in speed_only}
+        """The keys a trained model depends on: a checkpoint resumes whatever the others are now (the speed
+        keys, and snapshot_every, which only adds files; snapshots from before such a change keep its old
+        steps, and a sweep names any step it asks for that the run did not keep)."""
+        not_results = ("loader_workers", "compile", "gradient_checkpointing", "snapshot_every")
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in not_results}
 
     def __post_init__(self):
         for name in ("loader_workers", "snapshot_every"):

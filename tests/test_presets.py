@@ -30,6 +30,7 @@ def test_each_setting_over_each_data_preset_is_valid(tmp_path, data, setting):
     params = load_params(path)
     assert params.data.source == "msmarco" and params.data.splits["train"].queries == "queries.train.tsv"
     assert not params.prod_steps and not params.flash and not params.divide  # the embedded ladder is gone
+    assert not params.sweep  # the embedded sweep's run is gone too (and the data presets have no dev split)
     assert set(params.distill_runs) == {f"lead_{setting[5:].replace('-', '_')}", f"kd_{setting[5:].replace('-', '_')}"}
     lead_run, train = params.distill_run(f"lead_{setting[5:].replace('-', '_')}")
     assert lead_run.teacher == f"models/{SETTINGS[setting]}" and lead_run.layers == 5 and lead_run.layer_temperature == 10.0

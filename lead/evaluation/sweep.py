@@ -23,7 +23,7 @@ from lead.config import EvalConfig, SweepConfig
 from lead.data.prepared import PreparedData
 from lead.evaluation.dense import evaluate_scorer
 from lead.io import atomic_dir, write_json
-from lead.models.factory import load_scorer
+from lead.models.factory import load_scorer, read_scorer_config
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,14 @@ def run_sweep(name: str, config: SweepConfig, data: PreparedData, eval_config: E
         raise SweepError(f"sweep.{name}.split is {config.split}, the split eval.split reports: choose on another split")
     available, final = available_steps(config.run)
     steps = sweep_steps(config, available, final)
+    if read_scorer_config(available[final] / config.model if config.model else available[final]).kind == "ce":
+        raise SweepError(f"sweep.{name}: {config.run} holds a cross-encoder, which cannot retrieve from the collection; "
+                         "a sweep scores dual encoders and ColBERT models by full retrieval")
+    by_answers = data.answers(config.split) is not None
+    if by_answers != config.metric.startswith("Accuracy@"):
+        raise SweepError(f"sweep.{name}.metric: the {config.split} split is judged by "
+                         f"{'answer strings: use Accuracy@k' if by_answers else 'qrels: use e.g. NDCG@10'}, "
+                         f"not {config.metric}")
     shutil.rmtree(logs, ignore_errors=True)  # a fresh curve: the sweep is cheap next to training
     scores: dict[int, dict[str, float]] = {}
     with Live(dir=str(logs), dvcyaml=None, save_dvc_exp=False, report=None) as live:

@@ -127,7 +127,7 @@ class Scorer(nn.Module, abc.ABC):
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer
-        # Speed only (set by the Trainer from train.length_buckets): a scorer that supports it encodes a
+        # Set by the Trainer from train.length_buckets: a scorer that supports it (the dual encoder) encodes a
         # batch's texts in this many length-sorted chunks, each padded to its own longest text.
         self.length_buckets = 1
 

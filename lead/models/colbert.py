@@ -21,6 +21,7 @@ from torch import nn
 
 from lead.models.base import Encoded, Scorer, ScorerConfig, Scores, TextBatch, own_columns
 from lead.models.dual_encoder import passage_text
+from lead.models.vocabulary import WORD_START
 
 MARKERS = ("[unused0]", "[unused1]")
 NEW_MARKERS = ("[Q]", "[D]")
@@ -54,7 +55,8 @@ class ColBERT(Scorer):
         if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
             encoder.resize_token_embeddings(len(tokenizer))
         vocab = tokenizer.get_vocab()  # once: get_vocab() builds a new dict on every call
-        self.punctuation = {vocab[c] for c in string.punctuation if c in vocab}
+        # A punctuation mark alone, or marked as a word start (an own vocabulary, lead/models/vocabulary.py).
+        self.punctuation = {vocab[t] for c in string.punctuation for t in (c, WORD_START + c) if t in vocab}
 
     @staticmethod
     def new_head(config: ScorerConfig, hidden_size: int) -> nn.Linear | None:

@@ -80,7 +80,8 @@ class DualEncoder(Scorer):
     def _embed(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False):
         tokens = self._to_device(tokens)
         rows = len(tokens["attention_mask"])
-        if self.length_buckets > 1 and rows > 1 and not token_states:  # token stacks keep one padded length
+        # Token stacks keep one padded length; with left padding, cutting columns would move position ids.
+        if self.length_buckets > 1 and rows > 1 and not token_states and self.tokenizer.padding_side == "right":
             return self._embed_bucketed(encoder, tokens, layers)
         return self._embed_padded(encoder, tokens, layers, token_states)
 

@@ -156,6 +156,9 @@ class Trainer:
     def train(self) -> dict[str, float]:
         config = self.config
         start = self.resume()
+        if start == 0 and self.dist.is_main:  # snapshots of an earlier start (other params, or no checkpoint yet)
+            shutil.rmtree(self.checkpoints / SNAPSHOTS, ignore_errors=True)
+        barrier()
         live = self._live(start)
         file_log = attach_file_log(self.logs / "stage.log") if self.dist.is_main else None  # beside the curves
         try:
@@ -168,12 +171,16 @@ class Trainer:
                 detach_file_log(file_log)
         if self.dist.is_main:
             self._save_models(self.out)
-            snapshots = self.checkpoints / SNAPSHOTS
-            if snapshots.is_dir():
+            # The run is complete: nothing to resume. The resumable state goes first, so that a kill from here on
+            # restarts the run (and its snapshots) rather than resume it with part of its snapshots moved away.
+            for _, folder in self._checkpoint_dirs():
+                shutil.rmtree(folder)
+            if config.snapshot_every:
+                snapshots = self.checkpoints / SNAPSHOTS
                 write_json(snapshots / "run.json", {"final_step": config.steps})  # the sweep's last point: out itself
                 shutil.rmtree(self.out / SNAPSHOTS, ignore_errors=True)
                 shutil.move(snapshots, self.out / SNAPSHOTS)
-            shutil.rmtree(self.checkpoints, ignore_errors=True)  # the run is complete: nothing to resume
+            shutil.rmtree(self.checkpoints, ignore_errors=True)
         barrier()
         return terms
 

@@ -67,3 +67,32 @@ def test_bad_sweep_params_fail_with_their_key(tmp_path):
     params.write_text("sweep:\n  s: {run: models/x, split: test}\n")  # eval.split defaults to test
     with pytest.raises(ConfigError, match=r"sweep\.s\.split: 'test' is eval\.split"):
         load_params(params)
+
+
+def _scorer_json(folder, kind: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scorer.json").write_text(json.dumps({"format": 1, "config": {"kind": kind}}))
+
+
+def test_what_a_sweep_cannot_score_is_refused_before_any_evaluation(run, tmp_path):
+    from lead.config import EvalConfig
+    from lead.data.prepared import PreparedData
+    from lead.evaluation.sweep import run_sweep
+
+    data = tmp_path / "prepared"
+    data.mkdir()
+    (data / "collection.tsv").write_text("p1\tParis is the capital of France.\n")
+    (data / "answers.dev.jsonl").write_text(json.dumps({"qid": "q1", "answers": ["Paris"]}) + "\n")
+    prepared, evaluation = PreparedData(data), EvalConfig(split="test")
+    _scorer_json(run / "student", "ce")
+    with pytest.raises(SweepError, match="holds a cross-encoder, which cannot retrieve"):
+        run_sweep("s", SweepConfig(run=str(run), model="student", first=20, every=20), prepared, evaluation,
+                  tmp_path / "out", tmp_path / "logs")
+    _scorer_json(run / "student", "de")
+    with pytest.raises(SweepError, match=r"sweep\.s\.metric: the dev split is judged by answer strings: use Accuracy@k"):
+        run_sweep("s", SweepConfig(run=str(run), model="student", first=20, every=20), prepared, evaluation,
+                  tmp_path / "out", tmp_path / "logs")
+    with pytest.raises(SweepError, match=r"sweep\.s\.split is test, the split eval\.split reports"):
+        run_sweep("s", SweepConfig(run=str(run), model="student", split="test"), prepared, evaluation,
+                  tmp_path / "out", tmp_path / "logs")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "logs").exists()

@@ -256,6 +256,14 @@ def test_colbert_mask_punctuation_removes_punctuation_from_the_passage_score_mas
     assert not torch.allclose(scores.final[:, 0], unmasked[:, 0])  # punctuation would have changed it
 
 
+def test_colbert_mask_punctuation_with_an_own_vocabulary_that_marks_word_starts(wordpiece):
+    scorer = built(wordpiece, kind="colbert", mask_punctuation=True)
+    passage = scorer.tokenize_passages([Passage("a", "hello, world; oslo? yes!")])
+    pieces = scorer.tokenizer.convert_ids_to_tokens(passage["input_ids"][0])
+    masked = [piece for piece, keep in zip(pieces, passage["score_mask"][0].tolist()) if not keep]
+    assert [piece.removeprefix("\u2581") for piece in masked] == [",", ";", "?", "!"]
+
+
 @pytest.mark.parametrize("normalize_layers", [False, True])
 def test_colbert_per_layer_scores_match_hand_computation(tiny, normalize_layers):
     scorer = built(tiny, kind="colbert", query_max_length=16, normalize_layers=normalize_layers)

@@ -142,7 +142,12 @@ def test_length_buckets_train_to_the_same_weights_without_dropout(tiny, examples
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
         config = TrainConfig(steps=4, batch_queries=4, negatives=1, lr=1e-3, checkpoint_every=100, length_buckets=buckets)
+        calls = []
+        hook = scorer.passage_encoder.register_forward_pre_hook(lambda m, a, kw: calls.append(kw["input_ids"].shape),
+                                                                 with_kwargs=True)
         train(Warmup(scorer, "in_batch"), examples, store, config, tmp_path / name)
+        hook.remove()
+        assert scorer.length_buckets == buckets and len(calls) == 4 * 2 * buckets  # 4 steps: queries, passages
         weights[name] = _weights(tmp_path / name / "out")
     for key, value in weights["whole"].items():
         torch.testing.assert_close(value, weights["buckets"][key], rtol=1e-4, atol=1e-5, msg=key)
@@ -210,6 +215,14 @@ def test_checkpoints_are_pruned_resumed_only_with_the_same_fingerprint_and_remov
         Trainer(method, sampler, config, *folders, fingerprint="inputs-a").train()
     assert Trainer(method, sampler, config, *folders, fingerprint="inputs-b").resume() == 0  # other inputs
     assert not (tmp_path / "checkpoints").exists()  # ... and their checkpoints and snapshots are gone
+
+
+def test_a_run_that_starts_over_drops_snapshots_left_by_an_earlier_start(tiny, examples, store, tmp_path):
+    stale = tmp_path / "checkpoints" / "snapshots" / "step-0000002"  # killed before its first checkpoint
+    stale.mkdir(parents=True)
+    config = TrainConfig(steps=4, batch_queries=4, negatives=1, checkpoint_every=100, snapshot_every=3)
+    train(Warmup(build_scorer(de_config(tiny)), "in_batch"), examples, store, config, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "out" / "snapshots").iterdir()) == ["run.json", "step-0000003"]
 
 
 TRAIN_SCRIPT = """
