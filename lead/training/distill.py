@@ -76,6 +76,7 @@ class Distill:
         if config.lwf_weight > 0:
             # A copy made before the Trainer resumes anything: always the student this run started from.
             self.frozen["entry_student"] = copy.deepcopy(student).requires_grad_(False)
+            self.shares_tokens = {"entry_student"}  # roles the loader need not tokenize for
 
     def _kd(self, student: torch.Tensor, target: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """One direction of the response term: the student's scores pulled towards ``target``'s."""
@@ -114,7 +115,8 @@ class Distill:
                 terms["response_kl_reverse"] = reverse.item()
         if c.lwf_weight > 0:
             with torch.no_grad():
-                entry, _ = candidate_scores(self.frozen["entry_student"], batch, self.own, role="entry_student")
+                # The copy has the student's tokenizer and input view: it reads the student's tokens.
+                entry, _ = candidate_scores(self.frozen["entry_student"], batch, self.own, role="student")
             lwf = self._kd(student.final, entry.final, targets)
             total = total + c.lwf_weight * lwf
             terms["lwf"] = lwf.item()

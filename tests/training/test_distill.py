@@ -198,6 +198,15 @@ def test_a_prod_step_is_nll_plus_tempered_kd_plus_lwf(setup):
     expected = 0.1 * terms["student_nll"] + 0.9 * terms["kd_softmax"] + terms["lwf"]
     assert loss.item() == pytest.approx(expected, rel=1e-5)
 
+    # The data loader tokenizes once per tokenizer: the entry copy reads the student's tokens.
+    from lead.training.loader import role_tokenizers
+
+    tokenizers = role_tokenizers(method)
+    assert set(tokenizers) == {"student", "teacher"}
+    b.tokens = {role: tokenize(b) for role, tokenize in tokenizers.items()}
+    _, ahead = run(method, b)
+    assert ahead == pytest.approx(terms, rel=1e-5)
+
 
 @pytest.mark.parametrize("kind", ["logit", "dkd", "prob"])
 def test_every_kd_variant_is_a_param_of_the_same_path(setup, kind):
