@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from lead.data.examples import PassageStore
 from lead.data.prepared import PreparedData
 from lead.evaluation.dense import score_run
 from lead.evaluation.runs import ranked, read_trec_run, write_trec_run
@@ -32,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     first = read_trec_run(f"runs/{params.eval.first_stage}.{split}.trec")
     candidates = {qid: [pid for pid, _ in ranked(scores, depth)] for qid, scores in first.items()}
     queries = {q.qid: q.text for q in data.queries(split)}
-    run = rerank(load_scorer(folder), queries, candidates, PassageStore(data.folder / "collection.tsv"),
+    run = rerank(load_scorer(folder), queries, candidates, data.store,
                  params.eval.batch_size)
     metrics = score_run(data, split, run, params.eval)
     write_trec_run(f"runs/{args.name}.rerank.{split}.trec", run, tag=f"{args.name}.rerank")

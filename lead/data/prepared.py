@@ -23,7 +23,7 @@ from typing import Iterator
 from lead.config import DataConfig, SplitFiles
 from lead.data import beir, msmarco
 from lead.data.records import Passage, Qrels, Query
-from lead.data.examples import examples_from_qrels, write_training_file
+from lead.data.examples import PassageStore, examples_from_qrels, write_training_file
 from lead.data.qa import read_qa_csv
 from lead.data.training import read_dpr_json
 from lead.data.synthetic import SyntheticBenchmark
@@ -185,6 +185,11 @@ class PreparedData:
 
     def passages(self) -> Iterator[Passage]:
         return msmarco.read_collection(self.folder / "collection.tsv")
+
+    @cached_property
+    def store(self) -> PassageStore:
+        """Random access to the collection by pid; its offset index (a pass over the file) is built once."""
+        return PassageStore(self.folder / "collection.tsv")
 
     def splits(self) -> list[str]:
         return [s for s in SPLITS if (self.folder / f"queries.{s}.tsv").exists()]

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from lead.config import EvalConfig
-from lead.data.examples import PassageStore
 from lead.data.prepared import PreparedData
 from lead.data.records import Passage, Query, Run
 from lead.evaluation.answers import answer_accuracy
@@ -95,8 +94,7 @@ def score_run(data: PreparedData, split: str, run: Run, config: EvalConfig) -> d
     top-k answer accuracy (``Accuracy@k``) for a split judged by answer strings (DPR's Natural Questions)."""
     answers = data.answers(split)
     if answers is not None:
-        store = PassageStore(data.folder / "collection.tsv")
-        return answer_accuracy(run, answers, lambda pid: store[pid].text)
+        return answer_accuracy(run, answers, lambda pid: data.store[pid].text)
     return evaluate_run(
         data.qrels(split), run, rel_threshold=data.rel_threshold if split == "test" else 1,
         recall_depths=config.recall_depths, hit_depths=config.hit_depths,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterable, Literal, Sequence
 
 from lead.config import DivideConfig, EvalConfig
-from lead.data.examples import PassageStore, QueryExample
+from lead.data.examples import QueryExample
 from lead.data.prepared import PreparedData
 from lead.data.records import Query, Run
 from lead.evaluation.dense import retrieve
@@ -96,7 +96,7 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
     search = dataclasses.replace(search or EvalConfig(), depth=config.depth, batch_size=batch_size)  # its index, storage
     student_run, _ = retrieve(student, data, queries, search)
     student_lists = ranked_lists(student_run)
-    store = PassageStore(data.folder / "collection.tsv")
+    store = data.store
     teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in examples}, student_lists, store, batch_size))
     positives = {e.qid: set(e.positives) for e in examples}
     answers = data.answers("train")

@@ -51,13 +51,12 @@ def mine_negatives(
     queries = [Query(e.qid, e.query) for e in examples]
     run, _ = retrieve(model, data, queries, dataclasses.replace(search or EvalConfig(), depth=depth, batch_size=batch_size))
     answers = data.answers("train") or {}
-    store = PassageStore(data.folder / "collection.tsv") if answers else None
     mined = []
     for example in examples:
         ranking = [pid for pid, _ in ranked(run.get(example.qid, {}))]
         if example.qid in answers:  # an unjudged passage that holds the answer would be a false negative
             holds = answer_matcher(answers[example.qid])
-            ranking = [pid for pid in ranking if not holds(store[pid].text)]
+            ranking = [pid for pid in ranking if not holds(data.store[pid].text)]
         negatives = remove_positives(ranking, example.positives, keep)
         if negatives:  # a query whose every retrieved passage is positive cannot be trained contrastively
             mined.append(QueryExample(example.qid, example.query, example.positives, negatives))
