@@ -183,10 +183,13 @@ class MineConfig:
     model: str = "miner"  # a warm-up run whose dual encoder mines
     depth: int = 200  # retrieve this many
     keep: int = 100  # keep the top non-positives, in rank order
+    skip: int = 0  # first drop this many top non-positives: the likeliest unjudged relevant ones (false negatives)
 
     def __post_init__(self):
         if not 1 <= self.keep <= self.depth:
             raise ValueError(f"mine.keep must be between 1 and mine.depth ({self.depth}), got {self.keep}")
+        if not 0 <= self.skip <= self.depth - self.keep:
+            raise ValueError(f"mine.skip must be between 0 and mine.depth - mine.keep ({self.depth - self.keep}), got {self.skip}")
 
 
 @dataclass

@@ -4,7 +4,8 @@
     python -m stages.mine <name>       # flash@<name> (PROD's negative refresh): the model flash.<name>
                                        #   -> data/flash/<name>/train.jsonl
 
-Retrieves the top mine.depth passages, removes every positive, keeps the top mine.keep in rank order.
+Retrieves the top mine.depth passages, removes every positive, drops the first mine.skip of the rest and
+keeps the next mine.keep in rank order.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{args.params}: {key}: {folder} is a {model.kind} model; mining needs a dual encoder")
     examples = list(read_training_file("data/prepared/train.jsonl"))
     mined = mine_negatives(model, PreparedData("data/prepared"), examples, params.mine.depth, params.mine.keep,
-                           params.eval.batch_size, search=params.eval)
+                           params.eval.batch_size, search=params.eval, skip=params.mine.skip)
     write_training_file(out, mined)
     log.info("mined with %s: %d of %d training queries, %.1f negatives each -> %s", folder, len(mined), len(examples),
              sum(len(e.negatives) for e in mined) / max(len(mined), 1), out)

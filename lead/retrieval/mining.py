@@ -42,9 +42,10 @@ def remove_positives(ranking: Iterable[str], positives: Iterable[str], keep: int
 
 def mine_negatives(
     model: DualEncoder, data: PreparedData, examples: list[QueryExample], depth: int = 200, keep: int = 100,
-    batch_size: int = 64, search: EvalConfig | None = None,
+    batch_size: int = 64, search: EvalConfig | None = None, skip: int = 0,
 ) -> list[QueryExample]:
-    """``examples`` with ``negatives`` replaced by the model's top-ranked non-positives (rank order).
+    """``examples`` with ``negatives`` replaced by the model's top-ranked non-positives (rank order), after
+    the first ``skip`` of them (RocketQA's remedy for unjudged relevant passages at the top).
 
     ``search``: the eval params' index and embedding storage (its depth and batch size are these).
     """
@@ -57,7 +58,7 @@ def mine_negatives(
         if example.qid in answers:  # an unjudged passage that holds the answer would be a false negative
             holds = answer_matcher(answers[example.qid])
             ranking = [pid for pid in ranking if not holds(data.store[pid].text)]
-        negatives = remove_positives(ranking, example.positives, keep)
+        negatives = remove_positives(ranking, example.positives, skip + keep)[skip:]
         if negatives:  # a query whose every retrieved passage is positive cannot be trained contrastively
             mined.append(QueryExample(example.qid, example.query, example.positives, negatives))
     return mined

@@ -61,3 +61,6 @@ def test_a_passage_holding_the_answer_is_no_negative_where_the_split_has_answers
                 QueryExample("q2", "a question without answers", ["p3"], [])]
     mined = {e.qid: e.negatives for e in mining.mine_negatives(None, data, examples, depth=5, keep=10)}
     assert mined == {"q1": ["p3", "p5"], "q2": ["p2"]}  # q2 has no answer strings: only its positive goes
+    # skip: the first non-positives (here the first one) are dropped before keep counts.
+    mined = {e.qid: e.negatives for e in mining.mine_negatives(None, data, examples, depth=5, keep=1, skip=1)}
+    assert mined == {"q1": ["p5"]}  # q2 has one non-positive: after skipping it nothing is left, so q2 is dropped
