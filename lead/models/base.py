@@ -127,8 +127,8 @@ class Scorer(nn.Module, abc.ABC):
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer
-        # Set by the Trainer from train.length_buckets: a scorer that supports it (the dual encoder) encodes a
-        # batch's texts in this many length-sorted chunks, each padded to its own longest text.
+        # Set by the Trainer from train.length_buckets: the dual encoder and the cross-encoder encode a batch's
+        # texts (pairs) in this many length-sorted chunks, each padded to its own longest text (``_rows``).
         self.length_buckets = 1
 
     @property
@@ -173,6 +173,23 @@ class Scorer(nn.Module, abc.ABC):
         from transformers import PreTrainedModel
 
         return [m for m in self.children() if isinstance(m, PreTrainedModel)]
+
+    def _rows(self, run, tokens: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, ...]:
+        """``run(tokens)``: a tuple of tensors (or None) with one row per token row. With ``length_buckets`` > 1
+        the rows go through ``run`` in that many length-sorted chunks, each without the columns that are padding
+        in all its rows, and come back in the batch's order: the same values up to float rounding (padding is
+        masked; in training, dropout masks are drawn per chunk). Left padding is not cut (it would move the
+        position ids)."""
+        mask = tokens["attention_mask"]
+        if self.length_buckets <= 1 or len(mask) <= 1 or self.tokenizer.padding_side != "right":
+            return run(tokens)
+        order = torch.argsort(mask.sum(1), stable=True)
+        parts = []
+        for chunk in torch.tensor_split(order, min(self.length_buckets, len(order))):
+            columns = mask[chunk].any(0)  # right padding: the kept columns are the first ones
+            parts.append(run({k: v[chunk][:, columns] for k, v in tokens.items()}))
+        restore = torch.argsort(order)  # a gather: gradients flow back to each chunk
+        return tuple(None if part[0] is None else torch.cat(part)[restore] for part in zip(*parts))
 
     def _to_device(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         device = self.device

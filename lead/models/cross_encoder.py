@@ -51,8 +51,11 @@ class CrossEncoder(Scorer):
         return {**self.tokenize_pairs(repeated, batch.passages), "group_size": torch.tensor(batch.group_size)}
 
     def pair_scores(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = ()):
-        """Scores of each (query, passage) row: final [N] and per-layer [N, k]."""
-        output = self.encoder(**self._to_device(tokens), output_hidden_states=bool(layers))
+        """Scores of each (query, passage) row: final [N] and per-layer [N, k] (in length buckets when set)."""
+        return self._rows(lambda part: self._pair_scores(part, layers), self._to_device(tokens))
+
+    def _pair_scores(self, tokens: dict[str, torch.Tensor], layers: Sequence[int]):
+        output = self.encoder(**tokens, output_hidden_states=bool(layers))
         final = self.classifier(output.last_hidden_state[:, 0]).squeeze(-1)
         if not layers:
             return final, None

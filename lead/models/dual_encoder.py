@@ -5,9 +5,8 @@ pooling and dot product this is LEAD's "CLS dot product at layer l"). Only the p
 requested layer is kept, never the full per-layer token stacks.
 
 With ``length_buckets`` > 1 (``train.length_buckets``) a batch's texts are encoded in that many chunks of
-similar length, each cut to its own longest text: the same vectors up to float rounding (padding is masked;
-in training, dropout masks are drawn per chunk) for a third fewer token positions on MS MARCO passages
-(BENCHMARKS.md), and the same in-batch negatives.
+similar length, each cut to its own longest text (``Scorer._rows``): the same vectors up to float rounding for
+a third fewer token positions on MS MARCO passages (BENCHMARKS.md), and the same in-batch negatives.
 """
 
 from __future__ import annotations
@@ -79,25 +78,14 @@ class DualEncoder(Scorer):
     # -- encoding ----------------------------------------------------------------------------------------
     def _embed(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False):
         tokens = self._to_device(tokens)
-        rows = len(tokens["attention_mask"])
-        # Token stacks keep one padded length; with left padding, cutting columns would move position ids.
-        if self.length_buckets > 1 and rows > 1 and not token_states and self.tokenizer.padding_side == "right":
-            return self._embed_bucketed(encoder, tokens, layers)
-        return self._embed_padded(encoder, tokens, layers, token_states)
+        if token_states:  # VIRT's token stacks keep one padded length: never in length buckets
+            return self._embed_padded(encoder, tokens, layers, token_states)
+        final, per_layer = self._rows(lambda part: self._pooled(encoder, part, layers), tokens)
+        return final, ({"layers": per_layer} if layers else {})
 
-    def _embed_bucketed(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int]):
-        """``_embed`` over length-sorted chunks, each without the columns that are padding in all its rows."""
-        mask = tokens["attention_mask"]
-        order = torch.argsort(mask.sum(1), stable=True)
-        finals, per_layer = [], []
-        for chunk in torch.tensor_split(order, min(self.length_buckets, len(order))):
-            columns = mask[chunk].any(0)  # padding is on one side, so the kept columns stay contiguous
-            final, kept = self._embed_padded(encoder, {k: v[chunk][:, columns] for k, v in tokens.items()}, layers)
-            finals.append(final)
-            per_layer.append(kept.get("layers"))
-        restore = torch.argsort(order)  # back to the batch's order (a gather: gradients flow)
-        final = torch.cat(finals)[restore]
-        return final, ({"layers": torch.cat(per_layer)[restore]} if layers else {})
+    def _pooled(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int]):
+        final, kept = self._embed_padded(encoder, tokens, layers)
+        return final, kept.get("layers")
 
     def _embed_padded(self, encoder: nn.Module, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (),
                       token_states: bool = False):
