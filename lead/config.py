@@ -142,6 +142,7 @@ class TrainConfig:
     log_every: int = 5
     seed: int = 13
     snapshot_every: int = 0  # keep the models every N steps in <out>/snapshots for a checkpoint sweep (0: none)
+    snapshot_models: list[str] = field(default_factory=list)  # which trainables (student, teacher); []: all
     # Speed (results do not depend on these, except compile's and bf16's rounding):
     loader_workers: int = 0  # processes that build and tokenize the coming batches (0: in the training process)
     compile: bool = False  # torch.compile each transformer (dynamic shapes); pays off on long GPU runs
@@ -155,7 +156,7 @@ class TrainConfig:
         """The keys a trained model depends on: a checkpoint resumes whatever the others are now (the speed
         keys, and snapshot_every, which only adds files; snapshots from before such a change keep its old
         steps, and a sweep names any step it asks for that the run did not keep)."""
-        not_results = ("loader_workers", "compile", "gradient_checkpointing", "snapshot_every")
+        not_results = ("loader_workers", "compile", "gradient_checkpointing", "snapshot_every", "snapshot_models")
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in not_results}
 
     def __post_init__(self):

@@ -68,8 +68,12 @@ def test_the_pipeline_runs_stage_by_stage(project):
     assert all(set(reranked[q]) == set(sorted(run[q], key=run[q].get, reverse=True)[:5]) for q in run)
     assert json.loads((project / "metrics/ce.rerank/metrics.json").read_text())["test"]["n_queries"] == 8
 
+    params = yaml.safe_load((project / "params.yaml").read_text())  # keep the student every 2 steps, not the teacher
+    params["distill_runs"]["lead_ce"]["train"].update(snapshot_every=2, snapshot_models=["student"])
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     distill.main(["lead_ce"])  # LEAD from the cross-encoder into the miner: both trained jointly
     assert (project / "models/lead_ce/student/scorer.json").exists() and (project / "models/lead_ce/teacher/head.safetensors").exists()
+    assert [p.name for p in (project / "models/lead_ce/snapshots/step-0000002").iterdir()] == ["student"]
     assert not (project / "checkpoints/distill-lead_ce").exists()
     curves = project / "logs/lead_ce/plots/metrics/train"
     for name in ("loss", "student_nll", "teacher_nll", "response_kl", "response_kl_reverse", "layer_loss"):

@@ -68,6 +68,10 @@ class Trainer:
         self.out, self.checkpoints, self.logs = Path(out), Path(checkpoints), Path(logs)
         # Where the trained models go: out/<name> per trainable, or out itself for a single one by default.
         self.subfolders = len(method.trainables) > 1 if subfolders is None else subfolders
+        unknown = sorted(set(config.snapshot_models) - set(method.trainables))
+        if unknown:
+            raise ValueError(f"train.snapshot_models: {unknown} are not models this run trains "
+                             f"({', '.join(method.trainables)})")
         for model in method.trainables.values():
             model.to(dist.device).train()
         for model in getattr(method, "frozen", {}).values():
@@ -120,12 +124,14 @@ class Trainer:
         killed run, unlike the stage's output folder) and move into ``<out>/snapshots`` when the run ends."""
         if self.dist.is_main:
             with atomic_dir(self.checkpoints / SNAPSHOTS / f"step-{step:07d}") as tmp:
-                self._save_models(tmp)
+                self._save_models(tmp, self.config.snapshot_models)
         barrier()
 
-    def _save_models(self, folder: Path) -> None:
+    def _save_models(self, folder: Path, names: list[str] | None = None) -> None:
+        """Every trainable (or those of ``names``) into ``folder/<name>``, or into ``folder`` for a single one."""
         for name, model in self.method.trainables.items():
-            save_scorer(model, folder / name if self.subfolders else folder)
+            if not names or name in names:
+                save_scorer(model, folder / name if self.subfolders else folder)
 
     def resume(self) -> int:
         """Load the latest checkpoint if there is one; return the step to start from."""

@@ -217,6 +217,12 @@ def test_checkpoints_are_pruned_resumed_only_with_the_same_fingerprint_and_remov
     assert not (tmp_path / "checkpoints").exists()  # ... and their checkpoints and snapshots are gone
 
 
+def test_snapshot_models_must_name_models_the_run_trains(tiny, examples, store, tmp_path):
+    config = TrainConfig(steps=4, batch_queries=4, negatives=1, snapshot_every=2, snapshot_models=["student"])
+    with pytest.raises(ValueError, match=r"train.snapshot_models: \['student'\] are not models this run trains \(model\)"):
+        train(Warmup(build_scorer(de_config(tiny)), "in_batch"), examples, store, config, tmp_path)
+
+
 def test_a_run_that_starts_over_drops_snapshots_left_by_an_earlier_start(tiny, examples, store, tmp_path):
     stale = tmp_path / "checkpoints" / "snapshots" / "step-0000002"  # killed before its first checkpoint
     stale.mkdir(parents=True)
