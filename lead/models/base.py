@@ -127,8 +127,8 @@ class Scorer(nn.Module, abc.ABC):
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer
-        # Set by the Trainer from train.length_buckets: the dual encoder and the cross-encoder encode a batch's
-        # texts (pairs) in this many length-sorted chunks, each padded to its own longest text (``_rows``).
+        # Set by the Trainer from train.length_buckets: a scorer encodes a batch's texts (a cross-encoder its
+        # pairs) in this many length-sorted chunks, each padded to its own longest text (``_rows``).
         self.length_buckets = 1
 
     @property

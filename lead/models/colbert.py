@@ -102,6 +102,22 @@ class ColBERT(Scorer):
     # -- encoding ----------------------------------------------------------------------------------------
     def _encode(self, tokens: dict[str, torch.Tensor], layers: Sequence[int], token_states: bool = False) -> dict[str, torch.Tensor]:
         tokens = self._to_device(tokens)
+        if token_states:  # VIRT's token stacks: one padded call
+            return self._encode_padded(tokens, layers, token_states)
+        length = tokens["attention_mask"].shape[1]
+
+        def run(part: dict[str, torch.Tensor]):  # a length bucket's outputs padded back to the batch's length
+            out, pad = self._encode_padded(part, layers), length - part["attention_mask"].shape[1]
+            layer_stack = out.get("layers")
+            return (F.pad(out["tokens"], (0, 0, 0, pad)), F.pad(out["mask"], (0, pad)),
+                    None if layer_stack is None else F.pad(layer_stack, (0, 0, 0, pad)))
+
+        vectors, mask, layer_stack = self._rows(run, tokens)  # padded positions are masked out of MaxSim
+        return {"tokens": vectors, "mask": mask, **({"layers": layer_stack} if layers else {})}
+
+    def _encode_padded(self, tokens: dict[str, torch.Tensor], layers: Sequence[int],
+                       token_states: bool = False) -> dict[str, torch.Tensor]:
+        tokens = dict(tokens)
         score_mask = tokens.pop("score_mask", tokens["attention_mask"])
         output = self.encoder(**tokens, output_hidden_states=bool(layers))
         final = output.last_hidden_state

@@ -167,12 +167,16 @@ def test_length_buckets_give_the_same_scores_and_gradients_with_fewer_token_posi
         assert sum(r * l for r, l in passage_calls) < 4 * max(true_lengths)
 
 
-def test_length_buckets_give_the_cross_encoder_the_same_pair_scores_and_gradients(tiny):
+@pytest.mark.parametrize("kind", ["ce", "colbert"])
+def test_length_buckets_give_the_cross_encoder_and_colbert_the_same_scores_and_gradients(tiny, kind):
+    """The cross-encoder buckets its pairs; ColBERT its passages (queries are augmented to one length), each
+    bucket's token vectors padded back to the batch's length and masked out of MaxSim."""
     batch = make_batch()
+    own = kind == "ce"
     results = {}
     for buckets in (1, 3):
         torch.manual_seed(0)
-        scorer = build_scorer(ScorerConfig(name=tiny, kind="ce")).train()
+        scorer = build_scorer(ScorerConfig(name=tiny, kind=kind, mask_punctuation=kind == "colbert")).train()
         scorer.length_buckets = buckets
         for module in scorer.modules():
             if isinstance(module, torch.nn.Dropout):
@@ -180,9 +184,9 @@ def test_length_buckets_give_the_cross_encoder_the_same_pair_scores_and_gradient
         shapes = []
         hook = scorer.encoder.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
                                                         with_kwargs=True)
-        scores = scorer.score(scorer(scorer.tokenize(batch), layers=[2, 4]), own=True)
+        scores = scorer.score(scorer(scorer.tokenize(batch), layers=[2, 4]), own=own)
         hook.remove()
-        targets = scores.targets(own=True, group_size=batch.group_size)
+        targets = scores.targets(own=own, group_size=batch.group_size)
         (F.cross_entropy(scores.final, targets) + sum(F.cross_entropy(l, targets) for l in scores.layers)).backward()
         results[buckets] = scores, {n: p.grad.clone() for n, p in scorer.named_parameters() if p.grad is not None}, shapes
     (full, full_grads, full_shapes), (split, grads, shapes) = results[1], results[3]
@@ -190,6 +194,8 @@ def test_length_buckets_give_the_cross_encoder_the_same_pair_scores_and_gradient
     torch.testing.assert_close(split.layers, full.layers, atol=1e-5, rtol=1e-5)
     for name, grad in full_grads.items():
         torch.testing.assert_close(grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+    if kind == "colbert":  # the queries' call (one length: augmented) and the passages' three calls
+        full_shapes, shapes = full_shapes[1:], shapes[-3:]
     assert len(full_shapes) == 1 and len(shapes) == 3 and sum(r for r, _ in shapes) == full_shapes[0][0]
     assert sum(r * l for r, l in shapes) < full_shapes[0][0] * full_shapes[0][1]  # fewer token positions
 
