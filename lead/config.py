@@ -298,6 +298,10 @@ class SweepConfig:
     split: Literal["train", "dev", "test"] = "dev"  # never eval.split: the test split only sees the chosen model
     metric: str = "NDCG@10"  # the metric (a key of metrics.json) whose highest value wins; ties: the earlier step
 
+    def model_in(self, run_folder: str | Path) -> Path:
+        """The swept model's folder inside a folder laid out like the run (the run, or one of its snapshots)."""
+        return Path(run_folder) / self.model if self.model else Path(run_folder)
+
     def __post_init__(self):
         if self.first < 1 or self.every < 1:
             raise ValueError(f"first and every must be >= 1, got first={self.first}, every={self.every}")

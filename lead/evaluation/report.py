@@ -59,8 +59,7 @@ def describe(params: Params, folder: str) -> tuple[str, str]:
     """(how the model in ``folder`` was made, its teacher) from params (and a sweep's choice from its folder)."""
     for name, sweep in params.sweep.items():
         if folder == f"models/sweep/{name}":
-            source = f"{sweep.run}/{sweep.model}" if sweep.model else sweep.run
-            how, teacher = describe(params, source)
+            how, teacher = describe(params, sweep.model_in(sweep.run).as_posix())
             chosen = _read(Path(folder) / PROVENANCE)
             if chosen:
                 return (f"{how}; step {chosen['selected_step']} of {chosen['final_step']}, best {sweep.split} "

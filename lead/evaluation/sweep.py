@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -24,10 +23,10 @@ from lead.data.prepared import PreparedData
 from lead.evaluation.dense import evaluate_scorer
 from lead.io import atomic_dir, write_json
 from lead.models.factory import load_scorer, read_scorer_config
+from lead.training.loop import SNAPSHOT_RUN, SNAPSHOTS, step_folders
 
 log = logging.getLogger(__name__)
 
-SNAPSHOTS = "snapshots"  # the folder lead.training.loop writes inside a run's output
 PROVENANCE = "sweep.json"  # in the selected model's folder: run, model, step, split, metric and value
 
 
@@ -38,12 +37,11 @@ class SweepError(ValueError):
 def available_steps(run: str | Path) -> tuple[dict[int, Path], int]:
     """{step: snapshot run folder} of a finished run, including its final step (the run folder itself)."""
     run = Path(run)
-    info = run / SNAPSHOTS / "run.json"
+    info = run / SNAPSHOTS / SNAPSHOT_RUN
     if not info.is_file():
-        raise SweepError(f"{run}: no snapshots (no {SNAPSHOTS}/run.json); train the run with train.snapshot_every > 0")
+        raise SweepError(f"{run}: no snapshots (no {SNAPSHOTS}/{SNAPSHOT_RUN}); train the run with train.snapshot_every > 0")
     final = json.loads(info.read_text())["final_step"]
-    found = {int(m.group(1)): p for p in (run / SNAPSHOTS).iterdir() if (m := re.fullmatch(r"step-(\d+)", p.name))}
-    return {**found, final: run}, final
+    return {**dict(step_folders(run / SNAPSHOTS)), final: run}, final
 
 
 def sweep_steps(config: SweepConfig, available: dict[int, Path], final: int) -> list[int]:
@@ -70,7 +68,7 @@ def run_sweep(name: str, config: SweepConfig, data: PreparedData, eval_config: E
         raise SweepError(f"sweep.{name}.split is {config.split}, the split eval.split reports: choose on another split")
     available, final = available_steps(config.run)
     steps = sweep_steps(config, available, final)
-    if read_scorer_config(available[final] / config.model if config.model else available[final]).kind == "ce":
+    if read_scorer_config(config.model_in(available[final])).kind == "ce":
         raise SweepError(f"sweep.{name}: {config.run} holds a cross-encoder, which cannot retrieve from the collection; "
                          "a sweep scores dual encoders and ColBERT models by full retrieval")
     by_answers = data.answers(config.split) is not None
@@ -82,8 +80,7 @@ def run_sweep(name: str, config: SweepConfig, data: PreparedData, eval_config: E
     scores: dict[int, dict[str, float]] = {}
     with Live(dir=str(logs), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         for step in tqdm(steps, desc=f"sweep {name}"):
-            folder = available[step] / config.model if config.model else available[step]
-            metrics = evaluate_scorer(load_scorer(folder), data, config.split, eval_config).metrics
+            metrics = evaluate_scorer(load_scorer(config.model_in(available[step])), data, config.split, eval_config).metrics
             if config.metric not in metrics:
                 raise SweepError(f"sweep.{name}.metric: {config.metric!r} is not measured (have: {', '.join(metrics)})")
             scores[step] = metrics
@@ -95,7 +92,7 @@ def run_sweep(name: str, config: SweepConfig, data: PreparedData, eval_config: E
         best = max(steps, key=lambda step: (scores[step][config.metric], -step))  # ties: the earlier step
         live.step = best  # metrics.json holds the chosen step and its scores, not the last step's
         live.summary = {"selected_step": best, "final_step": final, config.split: scores[best]}
-    source = available[best] / config.model if config.model else available[best]
+    source = config.model_in(available[best])
     provenance = {"sweep": name, **asdict(config), "selected_step": best, "final_step": final,
                   "value": scores[best][config.metric], "evaluated": {str(s): scores[s][config.metric] for s in steps}}
     with atomic_dir(out) as tmp:

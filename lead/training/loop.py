@@ -39,6 +39,14 @@ from lead.training.loader import role_tokenizers, tokenized_batches
 log = logging.getLogger(__name__)
 
 SNAPSHOTS = "snapshots"  # <out>/snapshots/step-<N>/: the models every train.snapshot_every steps
+SNAPSHOT_RUN = "run.json"  # in SNAPSHOTS: the run's final step (its last point is <out> itself)
+
+
+def step_folders(folder: Path) -> list[tuple[int, Path]]:
+    """The ``step-<N>`` subfolders of ``folder`` (checkpoints or snapshots), by step; none if it is absent."""
+    if not folder.is_dir():
+        return []
+    return sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"step-(\d+)", p.name)))
 
 
 class CheckpointError(RuntimeError):
@@ -102,10 +110,7 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _checkpoint_dirs(self) -> list[tuple[int, Path]]:
-        if not self.checkpoints.is_dir():
-            return []
-        found = [(int(m.group(1)), p) for p in self.checkpoints.iterdir() if (m := re.fullmatch(r"step-(\d+)", p.name))]
-        return sorted(found)
+        return step_folders(self.checkpoints)
 
     def save_checkpoint(self, step: int) -> None:
         if self.dist.is_main:
@@ -183,7 +188,7 @@ class Trainer:
                 shutil.rmtree(folder)
             if config.snapshot_every:
                 snapshots = self.checkpoints / SNAPSHOTS
-                write_json(snapshots / "run.json", {"final_step": config.steps})  # the sweep's last point: out itself
+                write_json(snapshots / SNAPSHOT_RUN, {"final_step": config.steps})  # the sweep's last point: out itself
                 shutil.rmtree(self.out / SNAPSHOTS, ignore_errors=True)
                 shutil.move(snapshots, self.out / SNAPSHOTS)
             shutil.rmtree(self.checkpoints, ignore_errors=True)
