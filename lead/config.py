@@ -177,6 +177,11 @@ class WarmupConfig:
     init: str
     train_file: str = "data/prepared/train.jsonl"
     train: dict[str, Any] = field(default_factory=dict)  # keys of the train: section, overriding it
+    layer_weight: float = 0.0  # deep supervision: + weight x mean NLL of blocks 1..L-1 (0 = the final score only)
+
+    def __post_init__(self):
+        if self.layer_weight < 0:
+            raise ValueError(f"layer_weight must be >= 0, got {self.layer_weight}")
 
 
 @dataclass

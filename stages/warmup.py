@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     log.info("warmup %s: %s from models/init/%s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
              run.init, len(examples), train.steps, dist.world_size)
     inputs = fingerprint(f"models/init/{run.init}", run.train_file, extra={"train": train.result_fields(), "run": asdict(run)})
-    trainer = Trainer(Warmup(scorer, train.candidates), sampler, train, out=f"models/{args.name}",
+    trainer = Trainer(Warmup(scorer, train.candidates, run.layer_weight), sampler, train, out=f"models/{args.name}",
                       checkpoints=f"checkpoints/{args.name}", logs=f"logs/{args.name}", dist=dist, fingerprint=inputs)
     trainer.train()
 

@@ -1,7 +1,9 @@
 """Training methods for the loop: what is trained and the loss of one batch.
 
 ``Warmup`` trains one scorer with the contrastive NLL over its candidates: global in-batch (dual encoder,
-ColBERT; gathered across devices) or each query's own group (cross-encoder).
+ColBERT; gathered across devices) or each query's own group (cross-encoder). With ``layer_weight`` > 0 it
+also puts the NLL on every inner block's scores (deep supervision), so a teacher's intermediate layers rank
+and LEAD's layer-wise term has something to pass on (BENCHMARKS.md "Teachers whose inner layers rank").
 """
 
 from __future__ import annotations
@@ -39,16 +41,25 @@ def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=(), t
 
 
 class Warmup:
-    def __init__(self, scorer: Scorer, candidates: str):
+    def __init__(self, scorer: Scorer, candidates: str, layer_weight: float = 0.0):
         if candidates == "in_batch" and not scorer.supports_in_batch:
             raise ValueError(f"a {scorer.kind} scorer needs train.candidates: own (it scores query-passage pairs)")
         self.trainables = {"model": scorer}
         self.own = candidates == "own"
+        self.layer_weight = layer_weight
+        # Blocks 1..L-1: the last block's scores are the final scores, already in the loss.
+        self.inner_layers = list(range(1, scorer.num_layers)) if layer_weight > 0 else []
 
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int):
-        scores, _ = candidate_scores(models["model"], batch, self.own, role="model")
-        loss = contrastive_nll(scores.final, scores.targets(self.own, batch.group_size))
+        scores, _ = candidate_scores(models["model"], batch, self.own, layers=self.inner_layers, role="model")
+        targets = scores.targets(self.own, batch.group_size)
+        final = contrastive_nll(scores.final, targets)
+        loss, terms = final, {}
+        if self.inner_layers:
+            per_layer = torch.stack([contrastive_nll(layer, targets) for layer in scores.layers])
+            loss = final + self.layer_weight * per_layer.mean()
+            terms = {"final_nll": final.item(), "layer_nll": per_layer.mean().item()}
         # In-batch: every rank computes the global loss but only its slice has gradient; DDP averages the
         # ranks' gradients, so scale by the world size to get the gradient of the global mean.
         scale = 1 if self.own else world_size()
-        return loss * scale, {"loss": loss.item()}
+        return loss * scale, {"loss": loss.item(), **terms}
