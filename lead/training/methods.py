@@ -8,12 +8,16 @@ and LEAD's layer-wise term has something to pass on (BENCHMARKS.md "Teachers who
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
 from lead.losses.contrastive import contrastive_nll
 from lead.models.base import Encoded, Scorer, Scores, TextBatch
 from lead.training.distributed import gather_encoded
+
+log = logging.getLogger(__name__)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -49,6 +53,9 @@ class Warmup:
         self.layer_weight = layer_weight
         # Blocks 1..L-1: the last block's scores are the final scores, already in the loss.
         self.inner_layers = list(range(1, scorer.num_layers)) if layer_weight > 0 else []
+        if self.inner_layers and scorer.kind == "colbert" and not scorer.config.normalize_layers:
+            log.warning("layer_weight with raw ColBERT layers: their MaxSim scores spread by hundreds and the inner "
+                        "layers' NLL swamps the loss (BENCHMARKS.md); set normalize_layers: true in the model's entry")
 
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int):
         scores, _ = candidate_scores(models["model"], batch, self.own, layers=self.inner_layers, role="model")

@@ -4,14 +4,15 @@ hidden states, and shown to train the inner blocks."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from lead.config import WarmupConfig
+from lead.config import DataConfig, WarmupConfig
 from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData, prepare
-from lead.config import DataConfig
 from lead.data.synthetic import SyntheticConfig
 from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
@@ -89,6 +90,14 @@ def test_every_scorer_kind_takes_the_layer_term(tiny, batch, kind, candidates):
         loss, terms = Warmup(scorer, candidates, layer_weight=2.0).loss(batch, {"model": scorer}, 0)
     assert loss.item() == pytest.approx(terms["final_nll"] + 2.0 * terms["layer_nll"], rel=1e-5)
     assert terms["layer_nll"] > 0
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_raw_colbert_layers_under_deep_supervision_are_warned_about(tiny, caplog, normalize):
+    scorer = build_scorer(ScorerConfig(kind="colbert", name=tiny, normalize_layers=normalize))
+    with caplog.at_level(logging.WARNING, logger="lead.training.methods"):
+        Warmup(scorer, "in_batch", layer_weight=1.0)
+    assert ("normalize_layers: true" in caplog.text) is not normalize
 
 
 def test_a_negative_layer_weight_is_refused():

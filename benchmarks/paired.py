@@ -1,0 +1,89 @@
+"""Is model A better than model B per query? A paired randomisation test over the test queries, with each
+query's difference averaged over the seeds (named DVC experiments), read from the experiments' run files and
+prepared judgments in the local DVC cache.
+
+    python -m benchmarks.paired --experiments sc6-s13r sc6-s14 sc6-s15 --models lead_de kd_de --metric NDCG@10 MRR@10
+
+The query is the unit (the seeds re-train on the same queries, so their differences are not independent):
+d_q = mean over seeds of metric(A, q) - metric(B, q). The two-sided p-value is the share of 100,000 random
+sign flips of the d_q whose mean is at least as far from 0 as the observed one (Smucker, Allan and Carterette,
+CIKM 2007). Also printed: the queries A wins, loses and ties on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from lead.data.msmarco import read_qrels
+from lead.evaluation.metrics import evaluate_per_query
+from lead.evaluation.runs import read_trec_run
+from benchmarks.grades import _experiment_ref
+
+CACHE = Path(".dvc/cache/files/md5")
+
+
+def _cached(md5: str) -> Path:
+    return CACHE / md5[:2] / md5[2:]
+
+
+def _lock(ref: str) -> dict:
+    return yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], check=True, capture_output=True, text=True).stdout)
+
+
+def _prepared_file(lock: dict, name: str) -> Path:
+    """A file of the experiment's data/prepared folder, found through the folder's .dir listing."""
+    out = next(o for o in lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
+    listing = json.loads(_cached(out["md5"]).read_text())
+    return _cached(next(e["md5"] for e in listing if e["relpath"] == name))
+
+
+def _run_file(lock: dict, model: str, split: str) -> Path:
+    outs = lock["stages"][f"evaluate@{model}"]["outs"]
+    return _cached(next(o["md5"] for o in outs if o["path"].endswith(f".{split}.trec")))
+
+
+def sign_flip_p(differences: np.ndarray, rounds: int = 100_000, seed: int = 0) -> float:
+    """Two-sided p of the mean paired difference under random sign flips (the observed signs count once)."""
+    observed = abs(differences.mean())
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(rounds, len(differences)))
+    flipped = np.abs((signs * differences).mean(axis=1))
+    return float((1 + np.sum(flipped >= observed - 1e-12)) / (rounds + 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--experiments", nargs="+", required=True)
+    parser.add_argument("--models", nargs=2, required=True, metavar=("A", "B"))
+    parser.add_argument("--metric", nargs="+", default=["NDCG@10"])
+    parser.add_argument("--split", default="test")
+    args = parser.parse_args()
+    per_seed = []  # one {metric: {qid: A - B}} per experiment
+    for name in args.experiments:
+        lock = _lock(_experiment_ref(name))
+        qrels = read_qrels(_prepared_file(lock, f"qrels.{args.split}.tsv"))
+        threshold = int(json.loads(_prepared_file(lock, "meta.json").read_text()).get("rel_threshold", 1))
+        a, b = (evaluate_per_query(qrels, read_trec_run(_run_file(lock, m, args.split)), threshold) for m in args.models)
+        per_seed.append({metric: {q: a[q][metric] - b[q][metric] for q in a} for metric in args.metric})
+    queries = sorted(per_seed[0][args.metric[0]])
+    if any(sorted(seed[args.metric[0]]) != queries for seed in per_seed):
+        raise SystemExit("the experiments judge different test queries: pair only runs of the same benchmark")
+    a, b = args.models
+    print(f"{a} - {b}, {len(queries)} queries, mean over {len(per_seed)} seed(s) per query\n")
+    print("| metric | mean difference | queries A wins / loses / ties | p (sign flip, two-sided) |")
+    print("|---|---|---|---|")
+    for metric in args.metric:
+        d = np.array([np.mean([seed[metric][q] for seed in per_seed]) for q in queries])
+        wins, losses = int(np.sum(d > 1e-12)), int(np.sum(d < -1e-12))
+        p = sign_flip_p(d)
+        shown = "< 0.001" if p < 0.001 else f"{p:.3f}"
+        print(f"| {metric} | {d.mean():+.4f} | {wins} / {losses} / {len(d) - wins - losses} | {shown} |")
+
+
+if __name__ == "__main__":
+    main()

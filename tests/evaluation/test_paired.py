@@ -1,0 +1,27 @@
+"""The sign-flip randomisation test of benchmarks/paired.py against exact values: with n differences of one
+sign, exactly 2 of the 2^n sign patterns reach the observed |mean|; with differences whose every flip gives
+the same |mean| (one query), every pattern does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.paired import sign_flip_p
+
+
+def test_differences_of_one_sign_match_the_exact_p_value():
+    differences = np.full(8, 0.1)  # exact two-sided p = 2 / 256
+    assert sign_flip_p(differences, rounds=200_000) == pytest.approx(2 / 256, abs=0.002)
+
+
+def test_a_mixed_sample_matches_full_enumeration():
+    differences = np.array([0.3, -0.1, 0.2, 0.05, -0.2, 0.4])
+    patterns = np.array(np.meshgrid(*[[-1.0, 1.0]] * 6)).reshape(6, -1).T
+    exact = np.mean(np.abs((patterns * differences).mean(1)) >= abs(differences.mean()) - 1e-12)
+    assert sign_flip_p(differences, rounds=200_000) == pytest.approx(exact, abs=0.005)
+
+
+def test_no_difference_at_all_is_not_significant():
+    assert sign_flip_p(np.zeros(20)) == 1.0
+    assert sign_flip_p(np.array([0.5])) == 1.0
