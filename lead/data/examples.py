@@ -15,6 +15,7 @@ uninterrupted run would, and under DDP rank r takes its slice of the same global
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
@@ -80,7 +81,11 @@ def examples_from_qrels(queries: list[Query], qrels: Qrels, min_grade: int = 1) 
 
 
 class PassageStore:
-    """Random access to a prepared ``collection.tsv`` by pid, through byte offsets (the texts stay on disk)."""
+    """Random access to a prepared ``collection.tsv`` by pid, through byte offsets (the texts stay on disk).
+
+    Reads are positional (``os.pread``): data-loader workers forked from a process that already read share its
+    file descriptor, and a shared seek position would let one worker's seek land in another's read.
+    """
 
     def __init__(self, path: str | Path):
         self.path = require_file(path, "collection")
@@ -93,8 +98,9 @@ class PassageStore:
                 offsets.append(position)
                 position += len(line)
         self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.lengths = np.diff(np.append(self.offsets, position))
         self.pids = list(self.row)
-        self._handle = None
+        self._fd = None
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -103,14 +109,19 @@ class PassageStore:
         return pid in self.row
 
     def __getitem__(self, pid: str) -> Passage:
-        if self._handle is None:
-            self._handle = open(self.path, "rb")
-        self._handle.seek(int(self.offsets[self.row[pid]]))
-        fields = self._handle.readline().decode("utf-8").rstrip("\r\n").split("\t")  # the prepared layout
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        row = self.row[pid]
+        line = os.pread(self._fd, int(self.lengths[row]), int(self.offsets[row]))
+        fields = line.decode("utf-8").rstrip("\r\n").split("\t")  # the prepared layout
         return Passage(fields[0], fields[1], fields[2] if len(fields) > 2 else "")
 
     def __getstate__(self):  # picklable for worker processes: reopen the file there
-        return {**self.__dict__, "_handle": None}
+        return {**self.__dict__, "_fd": None}
+
+    def __del__(self):
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
 
 
 class BatchSampler:

@@ -56,6 +56,35 @@ def test_passage_store_survives_pickling(tmp_path):
     assert clone["b"] == Passage("b", "second", "T")
 
 
+_FORKED: dict[str, PassageStore] = {}  # inherited by forked processes as it is, open file included (not pickled)
+
+
+def _read_all_in_random_order(seed: int, rounds: int) -> int:
+    import random
+
+    store = _FORKED["store"]
+    order = [pid for _ in range(rounds) for pid in store.pids]
+    random.Random(seed).shuffle(order)
+    return sum(store[pid].pid != pid for pid in order)
+
+
+def test_forked_readers_of_one_open_store_never_mix_up_passages(prepared):
+    """Data-loader workers are forked from a process whose store is already open, so they share its file
+    descriptor; a shared seek position let one worker's seek move another's read (a CI failure). Four forked
+    processes read every passage many times in different orders; each must get exactly the passage asked for."""
+    import multiprocessing
+
+    store = PassageStore(prepared / "collection.tsv")
+    store[store.pids[0]]  # open the file in the parent before forking, as the training loop does
+    _FORKED["store"] = store
+    try:
+        with multiprocessing.get_context("fork").Pool(4) as pool:
+            wrong = pool.starmap(_read_all_in_random_order, [(seed, 40) for seed in range(4)])
+    finally:
+        _FORKED.clear()
+    assert wrong == [0, 0, 0, 0]
+
+
 def test_missing_or_empty_collection_is_a_data_error(tmp_path):
     with pytest.raises(DataFormatError, match="collection not found"):
         PassageStore(tmp_path / "none.tsv")
