@@ -1,5 +1,5 @@
 """Where each grade lands: graded vs binary-gain NDCG@10 and the judged grades in each model's top 10, read
-from the run files of named DVC experiments (their dvc.lock points into the local DVC cache).
+from the run files and judgments of named DVC experiments (their dvc.lock points into the local DVC cache).
 
     python -m benchmarks.grades --experiments hn600-s13 hn600-s14 hn600-s15 --models student_random student
 
@@ -11,30 +11,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import subprocess
+import json
 
 import pytrec_eval
-import yaml
 
+from benchmarks.experiments import experiment_lock, prepared_file, run_file
 from lead.data.msmarco import read_qrels
-from lead.data.prepared import PreparedData
 from lead.evaluation.runs import ranked, read_trec_run
-
-
-def _experiment_ref(name: str) -> str:
-    refs = subprocess.run(["git", "for-each-ref", "refs/exps", "--format=%(refname)"], check=True,
-                          capture_output=True, text=True).stdout.split()
-    found = [r for r in refs if r.rsplit("/", 1)[-1] == name]
-    if not found:
-        raise SystemExit(f"no DVC experiment named {name} (git refs/exps)")
-    return found[0]
-
-
-def _run_file(ref: str, model: str, split: str) -> str:
-    lock = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], check=True, capture_output=True, text=True).stdout)
-    outs = lock["stages"][f"evaluate@{model}"]["outs"]
-    md5 = next(o["md5"] for o in outs if o["path"].endswith(f".{split}.trec"))
-    return f".dvc/cache/files/md5/{md5[:2]}/{md5[2:]}"
 
 
 def main() -> None:
@@ -43,16 +26,15 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", required=True)
     parser.add_argument("--split", default="test")
     args = parser.parse_args()
-    data = PreparedData("data/prepared")
-    qrels = read_qrels(data.folder / f"qrels.{args.split}.tsv")
-    threshold = data.rel_threshold
-    binary = {q: {p: int(g >= threshold) for p, g in d.items()} for q, d in qrels.items()}
     print("| experiment | model | NDCG@10 | binary-gain NDCG@10 | top-10 grade 3 | 2 | 1 | 0 | unjudged |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.experiments:
-        ref = _experiment_ref(name)
+        lock = experiment_lock(name)  # the experiment's own judgments: it may have prepared other data
+        qrels = read_qrels(prepared_file(lock, f"qrels.{args.split}.tsv"))
+        threshold = int(json.loads(prepared_file(lock, "meta.json").read_text()).get("rel_threshold", 1))
+        binary = {q: {p: int(g >= threshold) for p, g in d.items()} for q, d in qrels.items()}
         for model in args.models:
-            run = read_trec_run(_run_file(ref, model, args.split))
+            run = read_trec_run(run_file(lock, model, args.split))
             n = len(run)
             graded = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
             binar = pytrec_eval.RelevanceEvaluator(binary, {"ndcg_cut.10"}).evaluate(run)

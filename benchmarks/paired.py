@@ -14,38 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-from pathlib import Path
 
 import numpy as np
-import yaml
 
+from benchmarks.experiments import experiment_lock, prepared_file, run_file
 from lead.data.msmarco import read_qrels
 from lead.evaluation.metrics import evaluate_per_query
 from lead.evaluation.runs import read_trec_run
-from benchmarks.grades import _experiment_ref
-
-CACHE = Path(".dvc/cache/files/md5")
-
-
-def _cached(md5: str) -> Path:
-    return CACHE / md5[:2] / md5[2:]
-
-
-def _lock(ref: str) -> dict:
-    return yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], check=True, capture_output=True, text=True).stdout)
-
-
-def _prepared_file(lock: dict, name: str) -> Path:
-    """A file of the experiment's data/prepared folder, found through the folder's .dir listing."""
-    out = next(o for o in lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
-    listing = json.loads(_cached(out["md5"]).read_text())
-    return _cached(next(e["md5"] for e in listing if e["relpath"] == name))
-
-
-def _run_file(lock: dict, model: str, split: str) -> Path:
-    outs = lock["stages"][f"evaluate@{model}"]["outs"]
-    return _cached(next(o["md5"] for o in outs if o["path"].endswith(f".{split}.trec")))
 
 
 def sign_flip_p(differences: np.ndarray, rounds: int = 100_000, seed: int = 0) -> float:
@@ -65,10 +40,10 @@ def main() -> None:
     args = parser.parse_args()
     per_seed = []  # one {metric: {qid: A - B}} per experiment
     for name in args.experiments:
-        lock = _lock(_experiment_ref(name))
-        qrels = read_qrels(_prepared_file(lock, f"qrels.{args.split}.tsv"))
-        threshold = int(json.loads(_prepared_file(lock, "meta.json").read_text()).get("rel_threshold", 1))
-        a, b = (evaluate_per_query(qrels, read_trec_run(_run_file(lock, m, args.split)), threshold) for m in args.models)
+        lock = experiment_lock(name)
+        qrels = read_qrels(prepared_file(lock, f"qrels.{args.split}.tsv"))
+        threshold = int(json.loads(prepared_file(lock, "meta.json").read_text()).get("rel_threshold", 1))
+        a, b = (evaluate_per_query(qrels, read_trec_run(run_file(lock, m, args.split)), threshold) for m in args.models)
         per_seed.append({metric: {q: a[q][metric] - b[q][metric] for q in a} for metric in args.metric})
     queries = sorted(per_seed[0][args.metric[0]])
     if any(sorted(seed[args.metric[0]]) != queries for seed in per_seed):
