@@ -3,7 +3,7 @@
 ``Warmup`` trains one scorer with the contrastive NLL over its candidates: global in-batch (dual encoder,
 ColBERT; gathered across devices) or each query's own group (cross-encoder). With ``layer_weight`` > 0 it
 also puts the NLL on every inner block's scores (deep supervision), so a teacher's intermediate layers rank
-and LEAD's layer-wise term has something to pass on (BENCHMARKS.md "Teachers whose inner layers rank").
+and LEAD's layer-wise term has something to pass on (BENCHMARKS.md "Teachers trained to rank at their inner layers").
 """
 
 from __future__ import annotations
