@@ -1,5 +1,6 @@
 """Reading a named DVC experiment's outputs for the benchmark scripts: its git ref, its dvc.lock, and the
-files its stages wrote, from the local DVC cache (no checkout of the experiment needed)."""
+files its stages wrote, from the local DVC cache (no checkout of the experiment needed). Run from the
+repository root."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def experiment_ref(name: str) -> str:
                           capture_output=True, text=True).stdout.split()
     found = [r for r in refs if r.rsplit("/", 1)[-1] == name]
     if not found:
-        raise SystemExit(f"no DVC experiment named {name} (git refs/exps)")
+        raise SystemExit(f"no DVC experiment named {name} (git refs/exps); run from the repository root")
+    if len(found) > 1:
+        raise SystemExit(f"{len(found)} DVC experiments are named {name} (on different baselines): {', '.join(found)}")
     return found[0]
 
 
