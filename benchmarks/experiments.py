@@ -10,6 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from lead.data.msmarco import read_qrels
+from lead.data.records import Qrels
+
 CACHE = Path(".dvc/cache/files/md5")
 
 
@@ -44,3 +47,10 @@ def prepared_file(lock: dict, name: str) -> Path:
     out = next(o for o in lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
     listing = json.loads(cached(out["md5"]).read_text())
     return cached(next(e["md5"] for e in listing if e["relpath"] == name))
+
+
+def experiment_judgments(lock: dict, split: str) -> tuple[Qrels, int]:
+    """The experiment's own judgments of ``split`` and its binary relevance threshold (meta.json, as
+    PreparedData reads it): an experiment may have prepared other data than the workspace."""
+    meta = json.loads(prepared_file(lock, "meta.json").read_text())
+    return read_qrels(prepared_file(lock, f"qrels.{split}.tsv")), int(meta.get("rel_threshold", 1))

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 
 import pytrec_eval
 
-from benchmarks.experiments import experiment_lock, prepared_file, run_file
-from lead.data.msmarco import read_qrels
+from benchmarks.experiments import experiment_judgments, experiment_lock, run_file
 from lead.evaluation.runs import ranked, read_trec_run
 
 
@@ -29,9 +27,8 @@ def main() -> None:
     print("| experiment | model | NDCG@10 | binary-gain NDCG@10 | top-10 grade 3 | 2 | 1 | 0 | unjudged |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.experiments:
-        lock = experiment_lock(name)  # the experiment's own judgments: it may have prepared other data
-        qrels = read_qrels(prepared_file(lock, f"qrels.{args.split}.tsv"))
-        threshold = int(json.loads(prepared_file(lock, "meta.json").read_text()).get("rel_threshold", 1))
+        lock = experiment_lock(name)
+        qrels, threshold = experiment_judgments(lock, args.split)
         binary = {q: {p: int(g >= threshold) for p, g in d.items()} for q, d in qrels.items()}
         for model in args.models:
             run = read_trec_run(run_file(lock, model, args.split))

@@ -13,12 +13,10 @@ CIKM 2007). Also printed: the queries A wins, loses and ties on.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
-from benchmarks.experiments import experiment_lock, prepared_file, run_file
-from lead.data.msmarco import read_qrels
+from benchmarks.experiments import experiment_judgments, experiment_lock, run_file
 from lead.evaluation.metrics import evaluate_per_query
 from lead.evaluation.runs import read_trec_run
 
@@ -43,8 +41,7 @@ def main() -> None:
     per_seed = []  # one {metric: {qid: A - B}} per experiment
     for name in args.experiments:
         lock = experiment_lock(name)
-        qrels = read_qrels(prepared_file(lock, f"qrels.{args.split}.tsv"))
-        threshold = int(json.loads(prepared_file(lock, "meta.json").read_text()).get("rel_threshold", 1))
+        qrels, threshold = experiment_judgments(lock, args.split)
         a, b = (evaluate_per_query(qrels, read_trec_run(run_file(lock, m, args.split)), threshold) for m in args.models)
         per_seed.append({metric: {q: a[q][metric] - b[q][metric] for q in a} for metric in args.metric})
     queries = sorted(per_seed[0][args.metric[0]])

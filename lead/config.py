@@ -148,8 +148,9 @@ class TrainConfig:
     compile: bool = False  # torch.compile each transformer (dynamic shapes); pays off on long GPU runs
     gradient_checkpointing: bool = False  # recompute activations in the backward: less memory, ~30% more time
     # Every scorer encodes a batch's texts (DE and ColBERT: queries and passages; cross-encoder: pairs) in this
-    # many length-sorted chunks, each padded to its own longest text (1: the whole batch padded to its longest). Same arithmetic and in-batch negatives, but
-    # dropout masks are drawn per chunk, so a run differs as with another seed (hence part of the fingerprint).
+    # many length-sorted chunks, each padded to its own longest text (1: the whole batch padded to its longest).
+    # Same arithmetic and in-batch negatives, but dropout masks are drawn per chunk, so a run differs as with
+    # another seed (hence part of the fingerprint).
     length_buckets: int = 1
 
     def result_fields(self) -> dict[str, Any]:
