@@ -173,9 +173,9 @@ class TrainConfig:
 
 @dataclass
 class WarmupConfig:
-    """One warm-up run: its starting model (a key of ``models``), its training file and train overrides."""
+    """One warm-up run: its starting model folder, its training file and train overrides."""
 
-    init: str
+    init: str  # models/init/<key of models>, or a trained model's folder to continue from (PROD's S3)
     train_file: str = "data/prepared/train.jsonl"
     train: dict[str, Any] = field(default_factory=dict)  # keys of the train: section, overriding it
     layer_weight: float = 0.0  # deep supervision: + weight x mean NLL of blocks 1..L-1 (0 = the final score only)
@@ -352,8 +352,7 @@ class Params:
 
     def __post_init__(self):
         for name, run in self.warmup.items():
-            if run.init not in self.models:
-                raise ValueError(f"warmup.{name}.init: {run.init!r} is not a key of models ({', '.join(self.models)})")
+            self.check_warmup_init(name, run.init)
         for name in self.distill_runs:
             self.distill_run(name)  # every run's keys and values are checked when params.yaml is read
         for name, step in self.prod_steps.items():
@@ -365,6 +364,17 @@ class Params:
             if sweep.split == self.eval.split:
                 raise ConfigError(f"sweep.{name}.split", f"{sweep.split!r} is eval.split, the split the report shows: "
                                   "a checkpoint chosen on it would be tuned on the test queries (use dev)")
+
+    def check_warmup_init(self, name: str, init: str) -> None:
+        key = f"warmup.{name}.init"
+        if "/" not in init:  # the form before init named folders
+            hint = f"models/init/{init}" if init in self.models else "models/init/<key of models>"
+            raise ConfigError(key, f"{init!r} is not a model folder: name {hint} or a trained model's folder")
+        if init.startswith("models/init/") and init.removeprefix("models/init/") not in self.models:
+            raise ConfigError(key, f"{init!r}: {init.removeprefix('models/init/')!r} is not a key of models "
+                                   f"({', '.join(self.models)})")
+        if init.rstrip("/") == f"models/{name}":
+            raise ConfigError(key, f"{init!r} is this run's own output")
 
     def distill_run(self, name: str, section: Literal["distill", "prod"] = "distill") -> tuple[DistillConfig, TrainConfig]:
         """Run ``name`` of distill_runs (or prod_steps): the section's defaults with its overrides, and its

@@ -3,8 +3,9 @@
     python -m stages.warmup <name>                          # one process
     torchrun --nproc_per_node=N -m stages.warmup <name>     # DDP, global in-batch negatives
 
-Starts from models/init/<init>, checkpoints to checkpoints/<name> (a killed run resumes from there), logs to
-logs/<name> (DVCLive) and writes the trained model to models/<name>.
+Starts from the folder warmup.<name>.init (models/init/<key>, or a trained model to continue from: the
+schedule and optimiser start afresh), checkpoints to checkpoints/<name> (a killed run resumes from there),
+logs to logs/<name> (DVCLive) and writes the trained model to models/<name>.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ def main(argv: list[str] | None = None) -> None:
     train = params.train_config(run.train, f"warmup.{args.name}.train")
     dist = init_distributed()
     seed_everything(train.seed)
-    scorer = load_scorer(f"models/init/{run.init}")
+    scorer = load_scorer(run.init)
     examples = list(read_training_file(run.train_file))
     sampler = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), train.batch_queries,
                            train.negatives, train.negative_sampling, train.seed, dist.world_size)
-    log.info("warmup %s: %s from models/init/%s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
+    log.info("warmup %s: %s from %s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
              run.init, len(examples), train.steps, dist.world_size)
-    inputs = fingerprint(f"models/init/{run.init}", run.train_file, extra={"train": train.result_fields(), "run": asdict(run)})
+    inputs = fingerprint(run.init, run.train_file, extra={"train": train.result_fields(), "run": asdict(run)})
     trainer = Trainer(Warmup(scorer, train.candidates, run.layer_weight), sampler, train, out=f"models/{args.name}",
                       checkpoints=f"checkpoints/{args.name}", logs=f"logs/{args.name}", dist=dist, fingerprint=inputs)
     trainer.train()

@@ -27,12 +27,21 @@ def test_the_repository_params_load():
         ({"eval": {"recall_depths": [10, "x"]}}, r"eval\.recall_depths\[1\]: expected int"),
         ({"bogus": 1}, r"bogus: unknown key"),
         ({"mine": {"depth": 50, "keep": 100}}, r"mine: mine\.keep must be between 1 and mine\.depth \(50\)"),
-        ({"warmup": {"x": {"init": "nope"}}}, r"warmup\.x\.init: 'nope' is not a key of models"),
+        ({"warmup": {"x": {"init": "models/init/nope"}}}, r"warmup\.x\.init: 'models/init/nope': 'nope' is not a key of models"),
+        ({"models": {"de6": {}}, "warmup": {"x": {"init": "de6"}}},
+         r"warmup\.x\.init: 'de6' is not a model folder: name models/init/de6 or a trained model's folder"),
+        ({"warmup": {"x": {"init": "models/x"}}}, r"warmup\.x\.init: 'models/x' is this run's own output"),
     ],
 )
 def test_bad_params_name_the_key(data, message):
     with pytest.raises(ConfigError, match=message):
         parse(Params, data)
+
+
+def test_a_warmup_starts_from_an_initial_model_or_continues_a_trained_one():
+    params = parse(Params, {"models": {"de2": {}}, "warmup": {"student_random": {"init": "models/init/de2"},
+                                                              "student": {"init": "models/student_random"}}})
+    assert [run.init for run in params.warmup.values()] == ["models/init/de2", "models/student_random"]
 
 
 def test_ints_are_accepted_for_floats_but_bools_are_not_ints():
@@ -85,6 +94,9 @@ def test_the_readme_prod_ladder_preset_is_valid_params(tmp_path):
     assert (config.kd, config.temperature, config.lwf_weight, config.epochs) == ("softmax", 4.0, 1.0, 3.5)
     assert (train.negatives, train.negative_sampling, train.lr, train.candidates) == (15, "descend", 1e-5, "own")
     assert loaded.divide["dpd"].depth == 200 and loaded.flash["f3"] == "models/prod/tpd2/student"
+    # S3 continues S1's models on flash-1, which S1's 12-layer model mined
+    assert (loaded.warmup["de6"].init, loaded.warmup["de6"].train_file) == ("models/de6_s1", "data/flash/f1/train.jsonl")
+    assert loaded.flash["f1"] == "models/de12_s1" and loaded.models["ce24"].name == "nghuyong/ernie-2.0-large-en"
 
 
 def test_a_prod_step_must_name_its_training_file(tmp_path):

@@ -59,7 +59,7 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
     params.update(
         seed=1,
         models={"de": {"kind": "de", "name": tiny, "pooling": "mean", "passage_max_length": 48}},
-        warmup={"miner": {"init": "de", "train_file": "data/prepared/train.jsonl"}},
+        warmup={"miner": {"init": "models/init/de", "train_file": "data/prepared/train.jsonl"}},
         distill_runs={}, prod_steps={}, flash={},
         divide={},
     )

@@ -3,10 +3,12 @@
 import json
 
 import pytest
+import torch
 import yaml
 
 from lead.data.examples import read_training_file
 from lead.evaluation.runs import read_trec_run
+from lead.models.factory import load_scorer
 from stages import distill, divide, evaluate, init, mine, prepare, prod, report, rerank, sweep, warmup
 from tests.helpers import tiny_bert_folder
 
@@ -21,8 +23,10 @@ def project(tmp_path, monkeypatch):
         "models": {"de": {"kind": "de", **tiny}, "ce": {"kind": "ce", **tiny}},
         "train": {"steps": 4, "batch_queries": 4, "negatives": 2, "checkpoint_every": 2, "log_every": 2, "lr": 1e-3},
         "warmup": {
-            "miner": {"init": "de"},
-            "ce": {"init": "ce", "train_file": "data/mined/train.jsonl", "train": {"candidates": "own"}},
+            "miner": {"init": "models/init/de"},
+            # PROD's S3: the trained miner continued on its own mined negatives (a tiny LR: it must start there)
+            "miner_more": {"init": "models/miner", "train_file": "data/mined/train.jsonl", "train": {"lr": 1e-12}},
+            "ce": {"init": "models/init/ce", "train_file": "data/mined/train.jsonl", "train": {"candidates": "own"}},
         },
         "mine": {"model": "miner", "depth": 30, "keep": 10},
         "distill": {"layers": 1, "resample_every": 2, "train": {"steps": 4}},
@@ -53,6 +57,11 @@ def test_the_pipeline_runs_stage_by_stage(project):
     mined = list(read_training_file(project / "data/mined/train.jsonl"))
     assert len(mined) == 12 and all(len(e.negatives) == 10 for e in mined)
     assert all(not set(e.negatives) & set(e.positives) for e in mined)
+
+    warmup.main(["miner_more"])  # starts from the trained miner, not from models/init/de
+    start, trained, continued = (load_scorer(project / f).state_dict() for f in ("models/init/de", "models/miner", "models/miner_more"))
+    assert all(torch.allclose(continued[k], trained[k], atol=1e-6) for k in trained)
+    assert not all(torch.allclose(start[k], trained[k], atol=1e-6) for k in trained)
 
     evaluate.main(["miner"])
     metrics = json.loads((project / "metrics/miner/metrics.json").read_text())["test"]
@@ -186,7 +195,7 @@ def test_evaluate_is_deterministic(project):
 def test_unknown_names_and_bad_params_say_what_is_wrong(project):
     with pytest.raises(SystemExit, match=r"eval\.dense\.nope: no such entry \(have: zeroshot, miner\)"):
         evaluate.main(["nope"])
-    with pytest.raises(SystemExit, match=r"warmup\.nope: no such entry \(have: miner, ce\)"):
+    with pytest.raises(SystemExit, match=r"warmup\.nope: no such entry \(have: miner, miner_more, ce\)"):
         warmup.main(["nope"])
     with pytest.raises(SystemExit, match=r"distill_runs\.nope: no such entry \(have: lead_ce\)"):
         distill.main(["nope"])
