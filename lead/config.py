@@ -112,6 +112,10 @@ class DataConfig:
     source: Literal["synthetic", "beir", "msmarco", "dpr"] = "synthetic"
     path: str | None = None
     collection: str = "collection.tsv"  # msmarco and dpr
+    # msmarco: "documents" reads msmarco-docs.tsv (docid, url, title, body); each document is one passage
+    # (FirstP, as LEAD and PROD): its title, and its body cut at document_chars (the models cut the tokens)
+    collection_format: Literal["passages", "documents"] = "passages"
+    document_chars: int = 10_000  # PROD's cut of the document text; the URL is dropped (LEAD)
     splits: dict[str, SplitFiles | str | None] = field(default_factory=dict)
     rel_threshold: int = 2  # binary relevance threshold for the test split (TREC DL passage: 2)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -119,6 +123,11 @@ class DataConfig:
     def __post_init__(self):
         if self.source != "synthetic" and not self.path:
             raise ValueError(f"data.source={self.source} needs data.path (the folder of the collection)")
+        if self.collection_format == "documents" and self.source != "msmarco":
+            raise ValueError(f"data.collection_format=documents reads MS MARCO's msmarco-docs.tsv: it needs "
+                             f"data.source=msmarco, not {self.source}")
+        if self.document_chars < 1:
+            raise ValueError(f"data.document_chars must be >= 1, got {self.document_chars}")
         unknown = set(self.splits) - {"train", "dev", "test"}
         if unknown:
             raise ValueError(f"data.splits: unknown split(s) {sorted(unknown)}; use train, dev, test")

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from lead.config import load_params
+from lead.data.download import SOURCES
 from lead.presets import PRESETS, apply, main, merge
 
 ROOT = PRESETS.parent
@@ -28,7 +29,8 @@ def test_each_setting_over_each_data_preset_is_valid(tmp_path, data, setting):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(merged))
     params = load_params(path)
-    assert params.data.source == "msmarco" and params.data.splits["train"].queries == "queries.train.tsv"
+    train_queries = {"data-mspas": "queries.train.tsv", "data-msdoc": "msmarco-doctrain-queries.tsv"}[data]
+    assert params.data.source == "msmarco" and params.data.splits["train"].queries == train_queries
     assert not params.prod_steps and not params.flash and not params.divide  # the embedded ladder is gone
     assert not params.sweep  # the embedded sweep's run is gone too (and the data presets have no dev split)
     assert set(params.distill_runs) == {f"lead_{setting[5:].replace('-', '_')}", f"kd_{setting[5:].replace('-', '_')}"}
@@ -50,3 +52,12 @@ def test_apply_rewrites_params_only_when_valid(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="no preset 'nope'"):
         main(["apply", "nope"])
     assert (tmp_path / "params.yaml").read_text() == before
+
+
+def test_the_document_preset_reads_what_its_fetch_sources_write():
+    params = apply(["data-msdoc"], yaml.safe_load((ROOT / "params.yaml").read_text()))
+    fetched = {f.name.removesuffix(".gz") for source in params["fetch"]["sources"] for f in SOURCES[source]}
+    data = params["data"]
+    read = {data["collection"]} | {name for split in data["splits"].values() for name in split.values()}
+    assert data["path"] == params["fetch"]["folder"] and read <= fetched, read - fetched
+    assert data["collection_format"] == "documents" and data["rel_threshold"] == 1

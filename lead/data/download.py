@@ -39,8 +39,8 @@ class RemoteFile:
     md5: str | None = None  # published checksum, when there is one
 
 
-# The files each source needs; names are what presets/data-mspas.yaml and data-msdoc.yaml (and the TREC DL
-# splits in the README) read. MD5 of collectionandqueries.tar.gz: as published with the Anserini MS MARCO guide.
+# The files each source needs, unpacked under the names presets/data-mspas.yaml and data-msdoc.yaml (and the
+# README's TREC DL splits) read; the document files are read as they are (data.collection_format: documents). MD5 of collectionandqueries.tar.gz: as published with the Anserini MS MARCO guide.
 SOURCES: dict[str, list[RemoteFile]] = {
     "msmarco-passage": [RemoteFile("collectionandqueries.tar.gz", MSMARCO, "31644046b18952c1386cd4564ba2ae69")],
     "trec-dl-2019-passage": [RemoteFile("msmarco-test2019-queries.tsv.gz", MSMARCO), RemoteFile("2019qrels-pass.txt", TREC)],

@@ -62,6 +62,9 @@ def _prepare_real(config: DataConfig, folder: Path) -> dict:
         raise DataFormatError(root, f"data.path folder not found (data.source={config.source})")
     if config.source == "beir":
         passages = beir.read_corpus(root)
+    elif config.collection_format == "documents":  # MS MARCO documents, FirstP: one passage per document
+        documents = msmarco.read_documents(require_file(root / config.collection, "collection"))
+        passages = (Passage(d.docid, d.body[: config.document_chars], d.title) for d in documents)
     else:  # msmarco, dpr (psgs_w100.tsv: its header and quoting are read by the same reader)
         passages = msmarco.read_collection(require_file(root / config.collection, "collection"))
     passage_ids: set[str] = set()  # ids only: the texts are streamed straight to the prepared file

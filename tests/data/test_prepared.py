@@ -55,3 +55,37 @@ def test_missing_source_folder_and_files(tmp_path):
     (tmp_path / "src" / "queries.tsv").unlink()
     with pytest.raises(DataFormatError, match=r"queries\.tsv: .*not found"):
         prepare(config, tmp_path / "p")
+
+
+def test_msmarco_documents_become_one_passage_each_firstp(tmp_path):
+    """msmarco-docs.tsv (docid, url, title, body) and the doctrain qrels layout (``qid 0 docid 1``): each document
+    is one passage, title kept, URL dropped, body cut at data.document_chars; the training file names docids."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "msmarco-docs.tsv").write_text(
+        "D1555982\thttps://en.wikipedia.org/wiki/Manhattan_Project\tManhattan Project\tThe Manhattan Project was a "
+        "research and development undertaking during World War II.\n"
+        "D301595\thttp://example.com/axon\tAxon terminal\tAxon terminals are the distal terminations of the axon.\n"
+        "D59235\thttp://example.com/empty\t\t\n")
+    (src / "msmarco-doctrain-queries.tsv").write_text("1185869\twho led the manhattan project\n1185868\taxon terminals\n")
+    (src / "msmarco-doctrain-qrels.tsv").write_text("1185869 0 D1555982 1\n1185868 0 D301595 1\n")
+    config = DataConfig(source="msmarco", path=str(src), collection="msmarco-docs.tsv", collection_format="documents",
+                        document_chars=40, splits={"train": SplitFiles("msmarco-doctrain-queries.tsv",
+                                                                        "msmarco-doctrain-qrels.tsv")})
+    meta = prepare(config, tmp_path / "p")
+    assert meta["passages"] == 3 and meta["train_examples"] == 2
+    data = PreparedData(tmp_path / "p")
+    passages = {p.pid: p for p in data.passages()}
+    assert passages["D1555982"].text == "The Manhattan Project was a research and"  # 40 characters
+    assert passages["D1555982"].title == "Manhattan Project" and "wikipedia" not in passages["D1555982"].text
+    assert (passages["D59235"].text, passages["D59235"].title) == ("", "")  # an empty document stays a passage
+    assert data.qrels("train") == {"1185869": {"D1555982": 1}, "1185868": {"D301595": 1}}
+
+
+def test_documents_need_the_four_column_layout_and_the_msmarco_source(tmp_path):
+    config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3"])
+    config.collection_format = "documents"  # collection.tsv has 2 columns: not msmarco-docs.tsv
+    with pytest.raises(DataFormatError, match=r"collection\.tsv:1: .*4"):
+        prepare(config, tmp_path / "p")
+    with pytest.raises(ValueError, match="collection_format=documents reads MS MARCO's msmarco-docs.tsv"):
+        DataConfig(source="beir", path="x", collection_format="documents")
