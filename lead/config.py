@@ -116,6 +116,11 @@ class DataConfig:
     # (FirstP, as LEAD and PROD): its title, and its body cut at document_chars (the models cut the tokens)
     collection_format: Literal["passages", "documents"] = "passages"
     document_chars: int = 10_000  # PROD's cut of the document text; the URL is dropped (LEAD)
+    # msmarco: the training file's starting negatives, from a triples file in data.path (qid, positive pid,
+    # negative pid: qidpidtriples.train.full.2.tsv), the first N per query in file order (LEAD's mspas: 100);
+    # null: none, so warm-ups on data/prepared/train.jsonl see in-batch and random negatives
+    train_negatives: str | None = None
+    train_negatives_per_query: int = 100
     splits: dict[str, SplitFiles | str | None] = field(default_factory=dict)
     rel_threshold: int = 2  # binary relevance threshold for the test split (TREC DL passage: 2)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -126,6 +131,11 @@ class DataConfig:
         if self.collection_format == "documents" and self.source != "msmarco":
             raise ValueError(f"data.collection_format=documents reads MS MARCO's msmarco-docs.tsv: it needs "
                              f"data.source=msmarco, not {self.source}")
+        if self.train_negatives and self.source != "msmarco":
+            raise ValueError(f"data.train_negatives reads an MS MARCO triples file: it needs data.source=msmarco, "
+                             f"not {self.source}")
+        if self.train_negatives_per_query < 1:
+            raise ValueError(f"data.train_negatives_per_query must be >= 1, got {self.train_negatives_per_query}")
         if self.document_chars < 1:
             raise ValueError(f"data.document_chars must be >= 1, got {self.document_chars}")
         unknown = set(self.splits) - {"train", "dev", "test"}

@@ -61,3 +61,9 @@ def test_the_document_preset_reads_what_its_fetch_sources_write():
     read = {data["collection"]} | {name for split in data["splits"].values() for name in split.values()}
     assert data["path"] == params["fetch"]["folder"] and read <= fetched, read - fetched
     assert data["collection_format"] == "documents" and data["rel_threshold"] == 1
+
+
+def test_the_passage_preset_starts_the_miner_on_the_official_triples():
+    params = apply(["data-mspas"], yaml.safe_load((ROOT / "params.yaml").read_text()))
+    fetched = {f.name.removesuffix(".gz") for source in params["fetch"]["sources"] for f in SOURCES[source]}
+    assert params["data"]["train_negatives"] in fetched and params["data"]["train_negatives_per_query"] == 100

@@ -43,6 +43,7 @@ class RemoteFile:
 # README's TREC DL splits) read; the document files are read as they are (data.collection_format: documents). MD5 of collectionandqueries.tar.gz: as published with the Anserini MS MARCO guide.
 SOURCES: dict[str, list[RemoteFile]] = {
     "msmarco-passage": [RemoteFile("collectionandqueries.tar.gz", MSMARCO, "31644046b18952c1386cd4564ba2ae69")],
+    "msmarco-passage-triples": [RemoteFile("qidpidtriples.train.full.2.tsv.gz", MSMARCO)],  # data.train_negatives
     "trec-dl-2019-passage": [RemoteFile("msmarco-test2019-queries.tsv.gz", MSMARCO), RemoteFile("2019qrels-pass.txt", TREC)],
     "trec-dl-2020-passage": [RemoteFile("msmarco-test2020-queries.tsv.gz", MSMARCO), RemoteFile("2020qrels-pass.txt", TREC)],
     "msmarco-document": [RemoteFile(name, MSMARCO) for name in (

@@ -5,7 +5,8 @@ Layout (MS MARCO file formats, one folder)::
     collection.tsv            pid \\t text [\\t title]
     queries.{split}.tsv       qid \\t text             split in train, dev, test (those that exist)
     qrels.{split}.tsv         qid 0 pid grade          (TREC layout; graded where the source is)
-    train.jsonl               training examples: judged train queries and their positives (no negatives yet)
+    train.jsonl               training examples: judged train queries, their positives and (data.train_negatives)
+                              the triples file's negatives; none otherwise (mining adds them)
     meta.json                 source, counts, binary relevance threshold
 
 Sources: the embedded generator, a BEIR folder, or MS MARCO-layout files (MS MARCO passage, TREC DL).
@@ -23,7 +24,7 @@ from typing import Iterator
 from lead.config import DataConfig, SplitFiles
 from lead.data import beir, msmarco
 from lead.data.records import Passage, Qrels, Query
-from lead.data.examples import PassageStore, examples_from_qrels, write_training_file
+from lead.data.examples import PassageStore, QueryExample, examples_from_qrels, write_training_file
 from lead.data.qa import read_qa_csv
 from lead.data.training import read_dpr_json
 from lead.data.synthetic import SyntheticBenchmark
@@ -49,9 +50,12 @@ def prepare(config: DataConfig, out: str | Path) -> dict:
         meta["source"] = config.source
         if (folder / "queries.train.tsv").exists():
             train = PreparedData(folder)
-            meta["train_examples"] = write_training_file(
-                folder / "train.jsonl", examples_from_qrels(train.queries("train"), train.qrels("train"))
-            )
+            examples = examples_from_qrels(train.queries("train"), train.qrels("train"))
+            if config.train_negatives:
+                triples = require_file(Path(config.path) / config.train_negatives, "data.train_negatives file")
+                meta["train_with_negatives"] = _add_triples_negatives(
+                    examples, triples, config.train_negatives_per_query, train.store)
+            meta["train_examples"] = write_training_file(folder / "train.jsonl", examples)
         write_json(folder / "meta.json", meta)
     return meta
 
@@ -86,6 +90,22 @@ def _prepare_real(config: DataConfig, folder: Path) -> dict:
     if not stats:
         raise DataFormatError(root, "no split found: check data.splits")
     return {"passages": len(passage_ids), "splits": stats, "rel_threshold": config.rel_threshold}
+
+
+def _add_triples_negatives(examples: list[QueryExample], path: Path, per_query: int, collection: PassageStore) -> int:
+    """Give each training example the first ``per_query`` negatives of its query in a triples file, in file
+    order, positives left out (LEAD's starting negatives for MS MARCO passage); returns how many got some."""
+    by_qid = {example.qid: example for example in examples}
+    for qid, negatives in msmarco.read_triples_negatives(path):  # uncut: positives go before the cut
+        example = by_qid.get(qid)
+        if example is None:
+            continue  # not a judged training query
+        unknown = next((pid for pid in negatives if pid not in collection), None)
+        if unknown is not None:
+            raise DataFormatError(path, f"negative passage id {unknown!r} (query {qid!r}) is not in the collection")
+        kept = set(example.positives) | set(example.negatives)
+        example.negatives += [pid for pid in negatives if pid not in kept][: per_query - len(example.negatives)]
+    return sum(bool(example.negatives) for example in examples)
 
 
 def _real_splits(config: DataConfig, root: Path) -> Iterator[tuple[str, list[Query], Path]]:

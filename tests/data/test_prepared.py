@@ -3,6 +3,7 @@
 import pytest
 
 from lead.config import DataConfig, SplitFiles
+from lead.data.examples import read_training_file
 from lead.data.prepared import PreparedData, prepare
 from lead.errors import DataFormatError
 
@@ -89,3 +90,22 @@ def test_documents_need_the_four_column_layout_and_the_msmarco_source(tmp_path):
         prepare(config, tmp_path / "p")
     with pytest.raises(ValueError, match="collection_format=documents reads MS MARCO's msmarco-docs.tsv"):
         DataConfig(source="beir", path="x", collection_format="documents")
+
+
+def test_msmarco_training_negatives_from_a_triples_file(tmp_path):
+    """qidpidtriples layout (qid, pos, neg): the first N negatives per query in file order, repeats and
+    positives left out; a negative outside the collection names the file."""
+    config = write_msmarco(tmp_path / "src", ["19335 0 0 1", "47923 0 7 1"])
+    config.splits["train"] = config.splits.pop("test")
+    config.train_negatives, config.train_negatives_per_query = "triples.tsv", 2
+    (tmp_path / "src" / "collection.tsv").write_text("0\tThe Manhattan Project.\n1\tSecond.\n6\tFourth.\n7\tThird.\n")
+    (tmp_path / "src" / "triples.tsv").write_text(
+        "19335\t0\t0\n19335\t0\t7\n19335\t0\t7\n19335\t0\t1\n19335\t0\t6\n47923\t7\t0\n")
+    meta = prepare(config, tmp_path / "p")
+    assert meta["train_examples"] == 2 and meta["train_with_negatives"] == 2
+    examples = {e.qid: e for e in read_training_file(tmp_path / "p" / "train.jsonl")}
+    assert examples["19335"].negatives == ["7", "1"] and examples["47923"].negatives == ["0"]
+
+    (tmp_path / "src" / "triples.tsv").write_text("19335\t0\t7\n47923\t7\t99\n")
+    with pytest.raises(DataFormatError, match=r"triples\.tsv: negative passage id '99' \(query '47923'\) is not in the collection"):
+        prepare(config, tmp_path / "p2")
