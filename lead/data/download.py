@@ -40,7 +40,8 @@ class RemoteFile:
 
 
 # The files each source needs, unpacked under the names presets/data-mspas.yaml and data-msdoc.yaml (and the
-# README's TREC DL splits) read; the document files are read as they are (data.collection_format: documents). MD5 of collectionandqueries.tar.gz: as published with the Anserini MS MARCO guide.
+# README's TREC DL splits) read; the document files are read as they are (data.collection_format: documents).
+# MD5 of collectionandqueries.tar.gz: as published with the Anserini MS MARCO guide.
 SOURCES: dict[str, list[RemoteFile]] = {
     "msmarco-passage": [RemoteFile("collectionandqueries.tar.gz", MSMARCO, "31644046b18952c1386cd4564ba2ae69")],
     "msmarco-passage-triples": [RemoteFile("qidpidtriples.train.full.2.tsv.gz", MSMARCO)],  # data.train_negatives
