@@ -1,10 +1,11 @@
-"""Reading a named DVC experiment's outputs for the benchmark scripts: its git ref, its dvc.lock, and the
-files its stages wrote, from the local DVC cache (no checkout of the experiment needed). Run from the
-repository root."""
+"""Reading a named DVC experiment's outputs for the benchmark scripts: its git ref, its dvc.lock and params,
+which of its stages it ran, and the files they wrote, from the local DVC cache (no checkout of the
+experiment needed). Run from the repository root."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -27,30 +28,122 @@ def experiment_ref(name: str) -> str:
     return found[0]
 
 
-def experiment_lock(name: str) -> dict:
-    shown = subprocess.run(["git", "show", f"{experiment_ref(name)}:dvc.lock"], check=True, capture_output=True, text=True)
-    return yaml.safe_load(shown.stdout)
+class _Yaml12Floats(yaml.SafeLoader):
+    """PyYAML reads ``5e-05`` (how DVC writes small floats into dvc.lock) as a string; YAML 1.2 and DVC read a
+    float. Without this a lock's ``lr: 5e-05`` would differ from params.yaml's ``lr: 5.0e-5``."""
+
+
+_Yaml12Floats.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."))
+
+
+def _show(name: str, path: str, parent: bool = False) -> dict:
+    """A YAML file of the experiment's commit, or of its baseline commit (``parent``)."""
+    rev = experiment_ref(name) + ("^" if parent else "")
+    shown = subprocess.run(["git", "show", f"{rev}:{path}"], check=True, capture_output=True, text=True)
+    return yaml.load(shown.stdout, Loader=_Yaml12Floats)
 
 
 def cached(md5: str) -> Path:
     return CACHE / md5[:2] / md5[2:]
 
 
-def run_file(lock: dict, model: str, split: str) -> Path:
-    """The TREC run that evaluate@<model> wrote for ``split``."""
-    outs = lock["stages"][f"evaluate@{model}"]["outs"]
-    return cached(next(o["md5"] for o in outs if o["path"].endswith(f".{split}.trec")))
+_MISSING = object()
 
 
-def prepared_file(lock: dict, name: str) -> Path:
-    """A file of the experiment's data/prepared folder, found through the folder's .dir listing."""
-    out = next(o for o in lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
-    listing = json.loads(cached(out["md5"]).read_text())
-    return cached(next(e["md5"] for e in listing if e["relpath"] == name))
+def _param(params: dict, dotted: str):
+    node = params
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
 
 
-def experiment_judgments(lock: dict, split: str) -> tuple[Qrels, int]:
-    """The experiment's own judgments of ``split`` and its binary relevance threshold (meta.json, as
-    PreparedData reads it): an experiment may have prepared other data than the workspace."""
-    meta = json.loads(prepared_file(lock, "meta.json").read_text())
-    return read_qrels(prepared_file(lock, f"qrels.{split}.tsv")), int(meta.get("rel_threshold", 1))
+def stale_stages(lock: dict, params: dict, baseline: dict) -> set[str]:
+    """The stages an experiment did not run although its inputs changed: their outputs in the experiment's
+    lock (metrics and runs included) are still its baseline's. ``dvc exp run <targets>`` runs only what the
+    targets need, and the other stages keep the baseline's entries.
+
+    A stage is fresh when the experiment wrote its entry (it differs from the baseline's ``baseline``), or when
+    its entry is the baseline's and so are its inputs: every param it records has that value in the
+    experiment's params.yaml, and every dependency another stage writes comes from a fresh stage unchanged (the
+    recorded hash for a path that stage writes; for a path inside a folder it writes, the folder's hash as in
+    the baseline).
+    """
+    stages, before = lock["stages"], baseline.get("stages", {})
+
+    def writers(entries: dict) -> dict[str, tuple[str, str | None]]:
+        return {out["path"]: (name, out.get("md5")) for name, stage in entries.items() for out in stage.get("outs", [])}
+
+    written, written_before = writers(stages), writers(before)
+    memo: dict[str, bool] = {}
+
+    def fresh(name: str) -> bool:
+        if name not in memo:
+            memo[name] = True  # a DVC graph has no cycles; this only guards the recursion
+            memo[name] = _fresh(name)
+        return memo[name]
+
+    def _fresh(name: str) -> bool:
+        stage = stages[name]
+        if stage != before.get(name):
+            return True
+        if any(_param(params, key) != value for key, value in stage.get("params", {}).get("params.yaml", {}).items()):
+            return False
+        for dep in stage.get("deps", []):
+            path = dep["path"]
+            folder = next((out for out in written if path.startswith(out.rstrip("/") + "/")), None)
+            if path in written:
+                source, md5 = written[path]
+                if not fresh(source) or dep.get("md5") != md5:
+                    return False
+            elif folder is not None:
+                source, md5 = written[folder]
+                if not fresh(source) or md5 != written_before.get(folder, (None, None))[1]:
+                    return False
+        return True
+
+    return {name for name in stages if not fresh(name)}
+
+
+class Experiment:
+    """A named DVC experiment: its dvc.lock and params, and the outputs of the stages it ran."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.lock, self.params = _show(name, "dvc.lock"), _show(name, "params.yaml")
+        self.stale = stale_stages(self.lock, self.params, _show(name, "dvc.lock", parent=True))
+
+    def producer(self, path: str) -> str | None:
+        """The stage whose output is ``path`` or a folder holding it; None when no stage writes it."""
+        for name, stage in self.lock["stages"].items():
+            if any(path == o["path"] or path.startswith(o["path"].rstrip("/") + "/") for o in stage.get("outs", [])):
+                return name
+        return None
+
+    def ran(self, stage: str) -> bool:
+        return stage in self.lock["stages"] and stage not in self.stale
+
+    def run_file(self, model: str, split: str) -> Path:
+        """The TREC run that evaluate@<model> wrote for ``split`` in this experiment."""
+        stage = f"evaluate@{model}"
+        if not self.ran(stage):
+            raise SystemExit(f"experiment {self.name} did not run {stage}: its run file is the baseline's "
+                             f"(add {stage} to the experiment's targets)")
+        outs = self.lock["stages"][stage]["outs"]
+        return cached(next(o["md5"] for o in outs if o["path"].endswith(f".{split}.trec")))
+
+    def prepared_file(self, name: str) -> Path:
+        """A file of the experiment's data/prepared folder, found through the folder's .dir listing."""
+        out = next(o for o in self.lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
+        listing = json.loads(cached(out["md5"]).read_text())
+        return cached(next(e["md5"] for e in listing if e["relpath"] == name))
+
+    def judgments(self, split: str) -> tuple[Qrels, int]:
+        """The experiment's own judgments of ``split`` and its binary relevance threshold (meta.json, as
+        PreparedData reads it): an experiment may have prepared other data than the workspace."""
+        meta = json.loads(self.prepared_file("meta.json").read_text())
+        return read_qrels(self.prepared_file(f"qrels.{split}.tsv")), int(meta.get("rel_threshold", 1))

@@ -14,7 +14,7 @@ import collections
 
 import pytrec_eval
 
-from benchmarks.experiments import experiment_judgments, experiment_lock, run_file
+from benchmarks.experiments import Experiment
 from lead.evaluation.runs import ranked, read_trec_run
 
 
@@ -27,11 +27,11 @@ def main() -> None:
     print("| experiment | model | NDCG@10 | binary-gain NDCG@10 | top-10 grade 3 | 2 | 1 | 0 | unjudged |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.experiments:
-        lock = experiment_lock(name)
-        qrels, threshold = experiment_judgments(lock, args.split)
+        experiment = Experiment(name)
+        qrels, threshold = experiment.judgments(args.split)
         binary = {q: {p: int(g >= threshold) for p, g in d.items()} for q, d in qrels.items()}
         for model in args.models:
-            run = read_trec_run(run_file(lock, model, args.split))
+            run = read_trec_run(experiment.run_file(model, args.split))
             n = len(run)
             graded = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
             binar = pytrec_eval.RelevanceEvaluator(binary, {"ndcg_cut.10"}).evaluate(run)

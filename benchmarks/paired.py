@@ -16,7 +16,7 @@ import argparse
 
 import numpy as np
 
-from benchmarks.experiments import experiment_judgments, experiment_lock, run_file
+from benchmarks.experiments import Experiment
 from lead.evaluation.metrics import evaluate_per_query
 from lead.evaluation.runs import read_trec_run
 
@@ -40,9 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     per_seed = []  # one {metric: {qid: A - B}} per experiment
     for name in args.experiments:
-        lock = experiment_lock(name)
-        qrels, threshold = experiment_judgments(lock, args.split)
-        a, b = (evaluate_per_query(qrels, read_trec_run(run_file(lock, m, args.split)), threshold) for m in args.models)
+        experiment = Experiment(name)
+        qrels, threshold = experiment.judgments(args.split)
+        a, b = (evaluate_per_query(qrels, read_trec_run(experiment.run_file(m, args.split)), threshold) for m in args.models)
         per_seed.append({metric: {q: a[q][metric] - b[q][metric] for q in a} for metric in args.metric})
     queries = sorted(per_seed[0][args.metric[0]])
     if any(sorted(seed[args.metric[0]]) != queries for seed in per_seed):

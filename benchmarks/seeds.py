@@ -4,7 +4,8 @@
     python -m benchmarks.seeds --experiments seed14 seed15 --metric NDCG@10 MRR@10
 
 Reads ``dvc exp show --json``; the workspace (``dvc repro``) counts as one seed. Prints a Markdown table:
-per model, each seed's value, the mean and the sample standard deviation.
+per model, each seed's value, the mean and the sample standard deviation. A model an experiment did not
+evaluate (its stage was not among the experiment's targets, so its metrics are the baseline's) is left out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import argparse
 import json
 import statistics
 import subprocess
+
+from benchmarks.experiments import Experiment
 
 
 def _find_runs(node, names: set[str], found: dict) -> None:
@@ -45,6 +48,14 @@ def main() -> None:
     missing = [r for r in order if r not in runs]
     if missing:
         raise SystemExit(f"not found in dvc exp show: {', '.join(missing)}")
+    # An experiment keeps its baseline's metrics for the stages it did not run: those are not its results.
+    for name in args.experiments:
+        experiment = Experiment(name)
+        for path in list(runs[name]):
+            stage = experiment.producer(path)
+            if stage is not None and not experiment.ran(stage):
+                del runs[name][path]
+    left_out = sorted({path for r in order for path in runs[r]} - set.intersection(*(set(runs[r]) for r in order)))
     for metric in args.metric:
         print(f"\n{metric} ({args.split}), runs: {', '.join(order)}\n")
         print("| model | " + " | ".join(order) + " | mean | std |")
@@ -57,6 +68,8 @@ def main() -> None:
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             cells = " | ".join(f"{v:.4f}" for v in values)
             print(f"| {model} | {cells} | {statistics.mean(values):.4f} | {spread:.4f} |")
+    if left_out:
+        print("\nLeft out (not evaluated by every run): " + ", ".join(p.removeprefix("metrics/").removesuffix("/metrics.json") for p in left_out))
 
 
 if __name__ == "__main__":
