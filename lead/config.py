@@ -354,6 +354,7 @@ class FetchConfig:
 @dataclass
 class Params:
     seed: int = 13
+    launcher: str = "python"  # how dvc.yaml starts the training stages: python, or torchrun --nproc_per_node=N
     fetch: FetchConfig = field(default_factory=FetchConfig)
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -370,6 +371,9 @@ class Params:
     sweep: dict[str, SweepConfig] = field(default_factory=dict)  # sweep@<name> -> models/sweep/<name>
 
     def __post_init__(self):
+        if self.launcher.split()[:1] not in (["python"], ["torchrun"]):
+            raise ConfigError("launcher", f"{self.launcher!r}: name python, or torchrun with its options "
+                                          "(torchrun --nproc_per_node=8); the stage's module follows it")
         for name, run in self.warmup.items():
             self.check_warmup_init(name, run.init)
         for name in self.distill_runs:

@@ -31,6 +31,7 @@ def test_the_repository_params_load():
         ({"models": {"de6": {}}, "warmup": {"x": {"init": "de6"}}},
          r"warmup\.x\.init: 'de6' is not a model folder: name models/init/de6 or a trained model's folder"),
         ({"warmup": {"x": {"init": "models/x"}}}, r"warmup\.x\.init: 'models/x' is this run's own output"),
+        ({"launcher": "deepspeed"}, r"launcher: 'deepspeed': name python, or torchrun with its options"),
     ],
 )
 def test_bad_params_name_the_key(data, message):

@@ -89,3 +89,13 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
     assert changed is not None and changed != baseline
     # the experiment ran in the workspace: its params and metrics are there until checked out again
     assert yaml.safe_load((repo / "params.yaml").read_text())["train"]["lr"] == 0.01
+
+    # params launcher: the training stages under torchrun (DDP, two gloo processes on the CPU), from DVC
+    if shutil.which("torchrun") is None:
+        pytest.skip("torchrun is not on PATH")
+    out = _run(["dvc", "exp", "run", "-n", "ddp", "-S", "launcher='torchrun --standalone --nproc_per_node=2'",
+                "evaluate@miner"], repo)
+    assert "torchrun --standalone --nproc_per_node=2 -m stages.warmup miner" in out, out
+    assert "training models/miner on 2 process(es)" in (repo / "logs/miner/stage.log").read_text()
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], repo))
+    assert _metric(shown, "ddp", "metrics/miner/metrics.json", "NDCG@10") is not None

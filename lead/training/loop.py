@@ -173,8 +173,8 @@ class Trainer:
         live = self._live(start)
         file_log = attach_file_log(self.logs / "stage.log") if self.dist.is_main else None  # beside the curves
         try:
-            log.info("training %s: steps %d-%d of %d (%s)", self.out, start + 1, config.steps, config.steps,
-                     ", ".join(f"{k}={v}" for k, v in vars(config).items()))
+            log.info("training %s on %d process(es): steps %d-%d of %d (%s)", self.out, self.dist.world_size,
+                     start + 1, config.steps, config.steps, ", ".join(f"{k}={v}" for k, v in vars(config).items()))
             terms = self._loop(start, live)
             log.info("finished %s: %s", self.out, ", ".join(f"{k} {v:.4f}" for k, v in terms.items()))
         finally:
