@@ -4,6 +4,7 @@ experiment needed). Run from the repository root."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -62,16 +63,34 @@ def _param(params: dict, dotted: str):
     return node
 
 
-def stale_stages(lock: dict, params: dict, baseline: dict) -> set[str]:
-    """The stages an experiment did not run although its inputs changed: their outputs in the experiment's
-    lock (metrics and runs included) are still its baseline's. ``dvc exp run <targets>`` runs only what the
-    targets need, and the other stages keep the baseline's entries.
+def _cached_listing(md5: str) -> dict[str, str] | None:
+    """A folder's files (relpath -> md5) from its ``.dir`` entry in the local cache; None if it is not there."""
+    path = cached(md5)
+    return {e["relpath"]: e["md5"] for e in json.loads(path.read_text())} if path.exists() else None
 
-    A stage is fresh when the experiment wrote its entry (it differs from the baseline's ``baseline``), or when
-    its entry is the baseline's and so are its inputs: every param it records has that value in the
-    experiment's params.yaml, and every dependency another stage writes comes from a fresh stage unchanged (the
-    recorded hash for a path that stage writes; for a path inside a folder it writes, the folder's hash as in
-    the baseline).
+
+def dir_md5(files: dict[str, str]) -> str:
+    """DVC's hash of a folder from its files (relpath -> md5): the md5 of its sorted JSON listing, + ".dir"."""
+    entries = sorted(({"md5": m, "relpath": rel} for rel, m in files.items()), key=lambda e: e["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def stale_stages(lock: dict, params: dict, baseline: dict, listing=_cached_listing) -> set[str]:
+    """The stages an experiment did not run although their inputs changed: their outputs in the experiment's
+    lock (metrics and runs included) are still its baseline's. ``dvc exp run <targets>`` runs only what the
+    targets need; the other stages keep the baseline's entries, right for some and stale for others.
+
+    A stage is fresh when every param it records has that value in the experiment's params.yaml and every
+    dependency it records is what the experiment holds: a path another stage writes, that stage's output hash
+    (and that stage fresh); a path inside a folder another stage writes, the same files in that folder's
+    listing (``listing``: md5 of a cached ``.dir`` -> relpath -> md5;
+    a sub-folder compared by its DVC hash, ``dir_md5``); a folder holding other stages' outputs, unchanged
+    unless the stage recorded the change; a path no stage writes (code), the hash that the stages the experiment
+    did re-run record for it. ``baseline`` is the baseline commit's lock.
     """
     stages, before = lock["stages"], baseline.get("stages", {})
 
@@ -79,6 +98,10 @@ def stale_stages(lock: dict, params: dict, baseline: dict) -> set[str]:
         return {out["path"]: (name, out.get("md5")) for name, stage in entries.items() for out in stage.get("outs", [])}
 
     written, written_before = writers(stages), writers(before)
+    # The experiment's hash of a path no stage writes (code, outside data), as recorded by the stages it re-ran.
+    current = {dep["path"]: dep.get("md5") for name, stage in stages.items() if stage != before.get(name)
+               for dep in stage.get("deps", [])
+               if dep["path"] not in written and not any(_inside(dep["path"], out) for out in written)}
     memo: dict[str, bool] = {}
 
     def fresh(name: str) -> bool:
@@ -87,23 +110,42 @@ def stale_stages(lock: dict, params: dict, baseline: dict) -> set[str]:
             memo[name] = _fresh(name)
         return memo[name]
 
+    def same_part(path: str, md5: str | None, folder: str, folder_md5: str | None) -> bool:
+        """Does the dependency ``path`` (recorded as ``md5``) hold what the folder ``folder_md5`` holds there?"""
+        files = listing(folder_md5) if folder_md5 else None
+        part = path[len(folder.rstrip("/")) + 1:].rstrip("/")
+        if files is None or md5 is None:
+            return False
+        if not md5.endswith(".dir"):
+            return files.get(part) == md5
+        return dir_md5({rel[len(part) + 1:]: m for rel, m in files.items() if rel.startswith(part + "/")}) == md5
+
     def _fresh(name: str) -> bool:
         stage = stages[name]
-        if stage != before.get(name):
-            return True
         if any(_param(params, key) != value for key, value in stage.get("params", {}).get("params.yaml", {}).items()):
             return False
+        recorded_before = {dep["path"]: dep.get("md5") for dep in before.get(name, {}).get("deps", [])}
         for dep in stage.get("deps", []):
-            path = dep["path"]
-            folder = next((out for out in written if path.startswith(out.rstrip("/") + "/")), None)
+            path, md5 = dep["path"], dep.get("md5")
+            folder = next((out for out in written if _inside(path, out)), None)
+            inner = [out for out in written if _inside(out, path)]
             if path in written:
-                source, md5 = written[path]
-                if not fresh(source) or dep.get("md5") != md5:
+                source, out_md5 = written[path]
+                if not fresh(source) or md5 != out_md5:
                     return False
             elif folder is not None:
-                source, md5 = written[folder]
-                if not fresh(source) or md5 != written_before.get(folder, (None, None))[1]:
+                source, out_md5 = written[folder]
+                unchanged = out_md5 == written_before.get(folder, (None, None))[1] and md5 == recorded_before.get(path)
+                if not fresh(source) or not (unchanged or same_part(path, md5, folder, out_md5)):
                     return False
+            elif inner:
+                if not all(fresh(written[out][0]) for out in inner):
+                    return False
+                moved = any(written[out][1] != written_before.get(out, (None, None))[1] for out in inner)
+                if moved and md5 == recorded_before.get(path):
+                    return False  # outputs under this folder changed after the stage recorded it
+            elif path in current and current[path] != md5:
+                return False
         return True
 
     return {name for name in stages if not fresh(name)}
@@ -130,6 +172,8 @@ class Experiment:
     def run_file(self, model: str, split: str) -> Path:
         """The TREC run that evaluate@<model> wrote for ``split`` in this experiment."""
         stage = f"evaluate@{model}"
+        if stage not in self.lock["stages"]:
+            raise SystemExit(f"experiment {self.name} has no stage {stage} (no such model in its params eval.dense)")
         if not self.ran(stage):
             raise SystemExit(f"experiment {self.name} did not run {stage}: its run file is the baseline's "
                              f"(add {stage} to the experiment's targets)")

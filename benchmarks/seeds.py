@@ -4,8 +4,8 @@
     python -m benchmarks.seeds --experiments seed14 seed15 --metric NDCG@10 MRR@10
 
 Reads ``dvc exp show --json``; the workspace (``dvc repro``) counts as one seed. Prints a Markdown table:
-per model, each seed's value, the mean and the sample standard deviation. A model an experiment did not
-evaluate (its stage was not among the experiment's targets, so its metrics are the baseline's) is left out.
+per model, each seed's value, the mean and the sample standard deviation. A model whose metrics are stale in
+an experiment (its stage was not re-run although its inputs changed: still the baseline's) is left out.
 """
 
 from __future__ import annotations

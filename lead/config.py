@@ -131,6 +131,9 @@ class DataConfig:
         if self.collection_format == "documents" and self.source != "msmarco":
             raise ValueError(f"data.collection_format=documents reads MS MARCO's msmarco-docs.tsv: it needs "
                              f"data.source=msmarco, not {self.source}")
+        if self.train_negatives and self.collection_format == "documents":
+            raise ValueError("data.train_negatives reads passage triples (qidpidtriples): not with "
+                             "data.collection_format=documents")
         if self.train_negatives and self.source != "msmarco":
             raise ValueError(f"data.train_negatives reads an MS MARCO triples file: it needs data.source=msmarco, "
                              f"not {self.source}")
@@ -390,6 +393,9 @@ class Params:
 
     def check_warmup_init(self, name: str, init: str) -> None:
         key = f"warmup.{name}.init"
+        init = init.rstrip("/")
+        if init == "models/init":
+            raise ConfigError(key, "'models/init' holds every initial model: name one, models/init/<key of models>")
         if "/" not in init:  # the form before init named folders
             hint = f"models/init/{init}" if init in self.models else "models/init/<key of models>"
             raise ConfigError(key, f"{init!r} is not a model folder: name {hint} or a trained model's folder")

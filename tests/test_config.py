@@ -31,6 +31,9 @@ def test_the_repository_params_load():
         ({"models": {"de6": {}}, "warmup": {"x": {"init": "de6"}}},
          r"warmup\.x\.init: 'de6' is not a model folder: name models/init/de6 or a trained model's folder"),
         ({"warmup": {"x": {"init": "models/x"}}}, r"warmup\.x\.init: 'models/x' is this run's own output"),
+        ({"models": {"de2": {}}, "warmup": {"x": {"init": "models/init/"}}}, r"warmup\.x\.init: 'models/init' holds every initial model"),
+        ({"data": {"source": "msmarco", "path": "x", "collection_format": "documents", "train_negatives": "t.tsv"}},
+         r"data\.train_negatives reads passage triples"),
         ({"launcher": "deepspeed"}, r"launcher: 'deepspeed': name python, or torchrun with its options"),
     ],
 )
@@ -43,6 +46,7 @@ def test_a_warmup_starts_from_an_initial_model_or_continues_a_trained_one():
     params = parse(Params, {"models": {"de2": {}}, "warmup": {"student_random": {"init": "models/init/de2"},
                                                               "student": {"init": "models/student_random"}}})
     assert [run.init for run in params.warmup.values()] == ["models/init/de2", "models/student_random"]
+    parse(Params, {"models": {"de2": {}}, "warmup": {"s": {"init": "models/init/de2/"}}})  # a trailing slash is fine
 
 
 def test_ints_are_accepted_for_floats_but_bools_are_not_ints():

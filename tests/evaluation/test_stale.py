@@ -7,7 +7,7 @@ import copy
 
 import yaml
 
-from benchmarks.experiments import _Yaml12Floats, stale_stages
+from benchmarks.experiments import _Yaml12Floats, dir_md5, stale_stages
 
 BASELINE = {"stages": {
     "prepare": {"params": {"params.yaml": {"data": {"scale": 1.0}}}, "outs": [{"path": "data/prepared", "md5": "A.dir"}]},
@@ -28,7 +28,7 @@ def ran(lock, name, deps=None, outs=None, params=None):
         dep["md5"] = (deps or {}).get(dep["path"], dep["md5"])
     for out in stage["outs"]:
         out["md5"] = (outs or {}).get(out["path"], out["md5"])
-    stage.setdefault("params", {})["params.yaml"].update(params or {})
+    stage.setdefault("params", {}).setdefault("params.yaml", {}).update(params or {})
 
 
 def test_the_baseline_itself_is_fresh():
@@ -42,8 +42,12 @@ def test_only_the_targets_ran_after_a_data_change():
     assert stale_stages(lock, params, BASELINE) == {"warmup@s", "evaluate@s", "evaluate@t"}
     ran(lock, "warmup@s", deps={"data/prepared": "B.dir"}, outs={"models/s": "S2.dir"})
     ran(lock, "evaluate@s", deps={"data/prepared": "B.dir", "models/s": "S2.dir"}, outs={"metrics/s/metrics.json": "M3"})
-    # evaluate@t reads a file inside data/prepared, which changed: its metrics are the baseline's
-    assert stale_stages(lock, params, BASELINE) == {"evaluate@t"}
+    # evaluate@t reads one file inside data/prepared: stale if that file changed, fresh if only others did
+    listings = {"B.dir": {"collection.tsv": "C2", "qrels.test.tsv": "Q"}}
+    assert stale_stages(lock, params, BASELINE, listings.get) == {"evaluate@t"}
+    listings["B.dir"]["collection.tsv"] = "C"
+    assert stale_stages(lock, params, BASELINE, listings.get) == set()
+    assert stale_stages(lock, params, BASELINE, lambda md5: None) == {"evaluate@t"}  # no listing: not trusted
 
 
 def test_a_changed_param_of_a_stage_that_did_not_run():
@@ -55,6 +59,42 @@ def test_a_rerun_that_reproduces_its_outputs_leaves_the_later_stages_fresh():
     lock = copy.deepcopy(BASELINE)
     ran(lock, "warmup@s", deps={"lead/training": "code2.dir"})  # new code, same weights
     assert stale_stages(lock, PARAMS, BASELINE) == set()
+
+
+def test_a_subfolder_of_a_changed_folder_is_compared_by_its_own_files():
+    base = copy.deepcopy(BASELINE)
+    de = {"encoder/model.safetensors": "W", "scorer.json": "J"}
+    base["stages"]["init"] = {"outs": [{"path": "models/init", "md5": "I1.dir"}]}
+    base["stages"]["warmup@s"]["deps"].append({"path": "models/init/de", "md5": dir_md5(de)})
+    lock = copy.deepcopy(base)
+    ran(lock, "init", outs={"models/init": "I2.dir"})  # another model of init changed, de did not
+    listings = {"I2.dir": {**{f"de/{k}": v for k, v in de.items()}, "ce/head.safetensors": "H2"}}
+    assert stale_stages(lock, PARAMS, base, listings.get) == set()
+    listings["I2.dir"]["de/scorer.json"] = "J2"
+    assert stale_stages(lock, PARAMS, base, listings.get) == {"warmup@s", "evaluate@s"}
+
+
+def test_changed_code_that_a_stage_did_not_rerun_with():
+    lock = copy.deepcopy(BASELINE)
+    lock["stages"]["warmup@u"] = {"deps": [{"path": "lead/training", "md5": "code2.dir"}], "outs": [{"path": "models/u", "md5": "U"}]}
+    # warmup@u ran with new training code; warmup@s still records the old code, so it (and its evaluation) is stale
+    assert stale_stages(lock, PARAMS, BASELINE) == {"warmup@s", "evaluate@s"}
+
+
+def test_an_entry_the_experiment_changed_is_still_checked():
+    lock = copy.deepcopy(BASELINE)
+    ran(lock, "evaluate@s", outs={"metrics/s/metrics.json": "M9"}, params={"eval.depth": 100})  # e.g. an old repro
+    assert stale_stages(lock, {**PARAMS, "eval": {"depth": 1000}}, BASELINE) == {"evaluate@s"}
+
+
+def test_a_folder_holding_other_stages_outputs():
+    base = copy.deepcopy(BASELINE)
+    base["stages"]["report"] = {"deps": [{"path": "metrics", "md5": "R.dir"}], "outs": [{"path": "report.md", "md5": "P"}]}
+    lock = copy.deepcopy(base)
+    ran(lock, "evaluate@s", outs={"metrics/s/metrics.json": "M3"})
+    assert stale_stages(lock, PARAMS, base) == {"report"}  # a metric under metrics/ changed after it was read
+    ran(lock, "report", deps={"metrics": "R2.dir"}, outs={"report.md": "P2"})
+    assert stale_stages(lock, PARAMS, base) == set()
 
 
 def test_dvc_lock_exponent_floats_read_as_floats():
