@@ -40,9 +40,8 @@ _Yaml12Floats.add_implicit_resolver(
     list("-+0123456789."))
 
 
-def _show(name: str, path: str, parent: bool = False) -> dict:
-    """A YAML file of the experiment's commit, or of its baseline commit (``parent``)."""
-    rev = experiment_ref(name) + ("^" if parent else "")
+def _show(rev: str, path: str) -> dict:
+    """A YAML file of a git revision (an experiment's ref, or ``<ref>^``: its baseline commit)."""
     shown = subprocess.run(["git", "show", f"{rev}:{path}"], check=True, capture_output=True, text=True)
     return yaml.load(shown.stdout, Loader=_Yaml12Floats)
 
@@ -156,13 +155,14 @@ class Experiment:
 
     def __init__(self, name: str):
         self.name = name
-        self.lock, self.params = _show(name, "dvc.lock"), _show(name, "params.yaml")
-        self.stale = stale_stages(self.lock, self.params, _show(name, "dvc.lock", parent=True))
+        ref = experiment_ref(name)
+        self.lock, self.params = _show(ref, "dvc.lock"), _show(ref, "params.yaml")
+        self.stale = stale_stages(self.lock, self.params, _show(f"{ref}^", "dvc.lock"))
 
     def producer(self, path: str) -> str | None:
         """The stage whose output is ``path`` or a folder holding it; None when no stage writes it."""
         for name, stage in self.lock["stages"].items():
-            if any(path == o["path"] or path.startswith(o["path"].rstrip("/") + "/") for o in stage.get("outs", [])):
+            if any(path == o["path"] or _inside(path, o["path"]) for o in stage.get("outs", [])):
                 return name
         return None
 
@@ -183,8 +183,7 @@ class Experiment:
     def prepared_file(self, name: str) -> Path:
         """A file of the experiment's data/prepared folder, found through the folder's .dir listing."""
         out = next(o for o in self.lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
-        listing = json.loads(cached(out["md5"]).read_text())
-        return cached(next(e["md5"] for e in listing if e["relpath"] == name))
+        return cached(_cached_listing(out["md5"])[name])
 
     def judgments(self, split: str) -> tuple[Qrels, int]:
         """The experiment's own judgments of ``split`` and its binary relevance threshold (meta.json, as

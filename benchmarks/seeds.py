@@ -48,7 +48,7 @@ def main() -> None:
     missing = [r for r in order if r not in runs]
     if missing:
         raise SystemExit(f"not found in dvc exp show: {', '.join(missing)}")
-    # An experiment keeps its baseline's metrics for the stages it did not run: those are not its results.
+    # An experiment keeps its baseline's metrics for stages it did not re-run although their inputs changed.
     for name in args.experiments:
         experiment = Experiment(name)
         for path in list(runs[name]):

@@ -402,7 +402,7 @@ class Params:
         if init.startswith("models/init/") and init.removeprefix("models/init/") not in self.models:
             raise ConfigError(key, f"{init!r}: {init.removeprefix('models/init/')!r} is not a key of models "
                                    f"({', '.join(self.models)})")
-        if init.rstrip("/") == f"models/{name}":
+        if init == f"models/{name}":
             raise ConfigError(key, f"{init!r} is this run's own output")
 
     def distill_run(self, name: str, section: Literal["distill", "prod"] = "distill") -> tuple[DistillConfig, TrainConfig]:

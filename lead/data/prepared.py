@@ -42,11 +42,12 @@ def _clean(text: str) -> str:
 def prepare(config: DataConfig, out: str | Path) -> dict:
     """Build the prepared folder ``out`` from ``config``; returns the meta data written to meta.json."""
     with atomic_dir(out) as folder:
+        passage_ids: set[str] = set()
         if config.source == "synthetic":
             meta = SyntheticBenchmark(config.synthetic).build().write(folder)
             meta["rel_threshold"] = config.rel_threshold
         else:
-            meta = _prepare_real(config, folder)
+            meta, passage_ids = _prepare_real(config, folder)
         meta["source"] = config.source
         if (folder / "queries.train.tsv").exists():
             train = PreparedData(folder)
@@ -54,13 +55,14 @@ def prepare(config: DataConfig, out: str | Path) -> dict:
             if config.train_negatives:
                 triples = require_file(Path(config.path) / config.train_negatives, "data.train_negatives file")
                 meta["train_with_negatives"] = _add_triples_negatives(
-                    examples, triples, config.train_negatives_per_query, train.store)
+                    examples, triples, config.train_negatives_per_query, passage_ids)
             meta["train_examples"] = write_training_file(folder / "train.jsonl", examples)
         write_json(folder / "meta.json", meta)
     return meta
 
 
-def _prepare_real(config: DataConfig, folder: Path) -> dict:
+def _prepare_real(config: DataConfig, folder: Path) -> tuple[dict, set[str]]:
+    """Write the collection and the splits of a real source; returns the meta data and the passage ids."""
     root = Path(config.path)
     if not root.is_dir():
         raise DataFormatError(root, f"data.path folder not found (data.source={config.source})")
@@ -89,10 +91,10 @@ def _prepare_real(config: DataConfig, folder: Path) -> dict:
             stats[split] = _write_split(folder, split, queries, qrels)
     if not stats:
         raise DataFormatError(root, "no split found: check data.splits")
-    return {"passages": len(passage_ids), "splits": stats, "rel_threshold": config.rel_threshold}
+    return {"passages": len(passage_ids), "splits": stats, "rel_threshold": config.rel_threshold}, passage_ids
 
 
-def _add_triples_negatives(examples: list[QueryExample], path: Path, per_query: int, collection: PassageStore) -> int:
+def _add_triples_negatives(examples: list[QueryExample], path: Path, per_query: int, collection: set[str]) -> int:
     """Give each training example the first ``per_query`` negatives of its query in a triples file, in file
     order, positives left out (LEAD's starting negatives for MS MARCO passage); returns how many got some."""
     by_qid = {example.qid: example for example in examples}
