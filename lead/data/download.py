@@ -17,6 +17,7 @@ import json
 import logging
 import shutil
 import tarfile
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -60,17 +61,32 @@ class ChecksumError(RuntimeError):
 
 
 def download(url: str, dest: Path, chunk: int = 1 << 20, progress: bool = True) -> Path:
-    """``url`` to ``dest``, through ``dest.part``: an interrupted download resumes where it stopped."""
+    """``url`` to ``dest``, through ``dest.part``: an interrupted download resumes where it stopped. The
+    ``.part`` becomes ``dest`` only when it holds as many bytes as the source announced."""
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     done = part.stat().st_size if part.exists() else 0
     if urllib.parse.urlparse(url).scheme == "file":
         source = open(urllib.request.url2pathname(urllib.parse.urlparse(url).path), "rb")
         total = Path(source.name).stat().st_size
+        done = done if done <= total else 0  # a .part longer than the file is not a piece of it
         source.seek(done)
     else:
         request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
-        source = urllib.request.urlopen(request, timeout=60)
+        try:
+            source = urllib.request.urlopen(request, timeout=60)
+        except urllib.error.HTTPError as error:
+            if error.code != 416 or not done:
+                raise
+            # Nothing left from that offset: the .part is whole (a run stopped before renaming it) or longer
+            # than the file. The server's Content-Range "bytes */SIZE" tells which.
+            size = error.headers.get("Content-Range", "").rpartition("/")[2]
+            if size.isdigit() and int(size) == done:
+                part.replace(dest)
+                return dest
+            log.warning("%s: %s holds %d bytes, the server has %s: downloading it afresh", url, part.name, done, size or "?")
+            part.unlink()
+            return download(url, dest, chunk, progress)
         if done and source.status != 206:  # the server ignored the range: start the file over
             done = 0
         length = source.headers.get("Content-Length")
@@ -80,6 +96,9 @@ def download(url: str, dest: Path, chunk: int = 1 << 20, progress: bool = True) 
         while data := source.read(chunk):
             out.write(data)
             bar.update(len(data))
+    got = part.stat().st_size
+    if total is not None and got != total:  # a connection that ended early without an error
+        raise OSError(f"{url}: {got} of {total} bytes arrived; {part} is kept: run the stage again to resume")
     part.replace(dest)
     return dest
 

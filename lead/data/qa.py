@@ -18,7 +18,7 @@ def read_qa_csv(path: str | Path) -> Iterator[tuple[str, str, list[str]]]:
     The qid is the 0-based line number (DPR's files carry none); the answers are a Python list literal.
     """
     path = require_file(path, "question-answer file")
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:  # a BOM is no part of the first question
         count = 0
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():

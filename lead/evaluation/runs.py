@@ -57,7 +57,7 @@ def read_trec_run(path: str | Path) -> Run:
     """
     path = require_file(path, "run file")
     run: Run = {}
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is not part of the first qid
         for line_no, line in enumerate(handle, start=1):
             fields = line.split()
             if not fields:

@@ -1,10 +1,13 @@
-"""The fetch of official files, exercised with local files only (file:// mirrors): resume, checksums, unpacking."""
+"""The fetch of official files, exercised with local files only (file:// mirrors and a local HTTP server):
+resume, checksums, unpacking."""
 
 import gzip
 import hashlib
 import io
 import json
 import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -55,6 +58,63 @@ def test_an_interrupted_download_resumes_from_its_part_file(mirror, tmp_path):
     (out / "collectionandqueries.tar.gz.part").write_bytes(data[: len(data) // 2])  # a cut download
     dl.download(source.as_uri(), out / "collectionandqueries.tar.gz", chunk=7, progress=False)
     assert (out / "collectionandqueries.tar.gz").read_bytes() == data
+
+
+class _RangeServer(BaseHTTPRequestHandler):
+    """Serves ``body`` with byte ranges as a CDN does: 206 for a satisfiable range, 416 with ``bytes */SIZE``
+    for one starting at or past the end; ``cut`` bytes short (Content-Length still whole) when set."""
+
+    body, cut = b"", 0
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        start = int(self.headers.get("Range", "bytes=0-")[len("bytes="):].rstrip("-"))
+        if start >= len(self.body):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(self.body)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Length", str(len(self.body) - start))
+        self.end_headers()
+        self.wfile.write(self.body[start : len(self.body) - self.cut])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_file():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RangeServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server, f"http://127.0.0.1:{server.server_port}/file.bin"
+    server.shutdown()
+    _RangeServer.cut = 0
+
+
+@pytest.mark.parametrize("have", [0, 100, 999, 1000, 1500])
+def test_an_http_download_resumes_with_a_range_and_renames_a_whole_part_file(http_file, tmp_path, have):
+    """A .part of every size: none, a piece, all of it (the run stopped before the rename: the server answers
+    416) and more than the file (not a piece of it: downloaded afresh)."""
+    _, url = http_file
+    _RangeServer.body = bytes(range(256)) * 3 + b"x" * 232  # 1,000 bytes
+    part = tmp_path / "file.bin.part"
+    if have:
+        part.write_bytes((_RangeServer.body + b"y" * 500)[:have])
+    dl.download(url, tmp_path / "file.bin", chunk=64, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == _RangeServer.body and not part.exists()
+
+
+def test_a_connection_that_ends_early_keeps_the_part_file_and_says_so(http_file, tmp_path):
+    _, url = http_file
+    _RangeServer.body, _RangeServer.cut = b"z" * 1000, 400
+    with pytest.raises(OSError, match="600 of 1000 bytes arrived"):  # urllib itself raises nothing here
+        dl.download(url, tmp_path / "file.bin", chunk=64, progress=False)
+    assert not (tmp_path / "file.bin").exists() and (tmp_path / "file.bin.part").exists()
+    _RangeServer.cut = 0  # the connection holds this time: the download resumes from the 600 bytes kept
+    assert (tmp_path / "file.bin.part").stat().st_size == 600
+    dl.download(url, tmp_path / "file.bin", chunk=64, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == b"z" * 1000
 
 
 def test_a_corrupt_file_is_moved_aside_with_the_checksums_in_the_message(mirror, tmp_path):

@@ -38,6 +38,29 @@ def test_round_trip(tmp_path):
     }
 
 
+def test_a_byte_order_mark_is_not_read_into_the_first_qid(tmp_path):
+    path = tmp_path / "run.trec"
+    path.write_bytes("1 Q0 a 1 2.0 t\r\n1 Q0 b 2 1.0 t\r\n".encode("utf-8-sig"))  # as Windows editors save it
+    assert read_trec_run(path) == {"1": {"a": 2.0, "b": 1.0}}
+
+
+def test_outputs_get_the_usual_permissions_not_the_temporary_files_owner_only_ones(tmp_path):
+    import os
+    import stat
+
+    from lead.io import atomic_dir, write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "m.json", {"a": 1})
+        with atomic_dir(tmp_path / "folder") as tmp:
+            (tmp / "x").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644  # mkstemp alone gives 0o600
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o755  # mkdtemp alone gives 0o700
+
+
 def test_rank_column_matches_trec_eval_order(tmp_path):
     # ties and a difference below float32 precision: trec_eval ranks c, b, a (docno descending)
     scores = {"a": 1.0 + 1e-9, "b": 1.0, "c": 1.0, "d": 0.5}
