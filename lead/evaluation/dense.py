@@ -44,8 +44,29 @@ def _recording_ids(passages: Iterable[Passage], pids: np.ndarray) -> Iterator[Pa
         yield passage
 
 
-def retrieve(model: DualEncoder, data: PreparedData, queries: list[Query], config: EvalConfig) -> tuple[Run, dict[str, float]]:
-    """Top-``config.depth`` run of ``queries`` over the whole prepared collection, and its timing."""
+@dataclass
+class Hits:
+    """Search output as arrays: ``indices[i]`` / ``scores[i]`` are query ``qids[i]``'s hits (rows of ``pids``)
+    best first. A run of dicts costs ~100 bytes a hit (MS MARCO's 500k training queries x 200: 10 GB), so
+    callers that read every training query's list take it a slice of queries at a time (``runs``)."""
+
+    qids: list[str]
+    pids: np.ndarray
+    indices: np.ndarray
+    scores: np.ndarray
+
+    def run(self, start: int = 0, stop: int | None = None) -> Run:
+        rows = slice(start, stop)
+        return run_from_arrays(self.qids[rows], self.pids, self.indices[rows], self.scores[rows])
+
+    def runs(self, queries_per_run: int = 10_000) -> Iterator[tuple[int, Run]]:
+        """(first query's position, run of the next ``queries_per_run`` queries), in query order."""
+        for start in range(0, len(self.qids), queries_per_run):
+            yield start, self.run(start, start + queries_per_run)
+
+
+def search_collection(model: DualEncoder, data: PreparedData, queries: list[Query], config: EvalConfig) -> tuple[Hits, dict[str, float]]:
+    """Top-``config.depth`` hits of ``queries`` over the whole prepared collection, and the timing."""
     started = time.perf_counter()
     if config.embeddings_dir is None:  # in memory, float32
         pids = np.empty(data.num_passages, dtype=object)
@@ -61,16 +82,22 @@ def retrieve(model: DualEncoder, data: PreparedData, queries: list[Query], confi
     index = build_index(blocks, use_gpu=config.use_gpu, spec=config.index, nprobe=config.nprobe)
     scores, indices = search(index, query_vectors, config.depth)
     finished = time.perf_counter()
-    run = run_from_arrays([q.qid for q in queries], pids, indices, scores)
+    del index
     if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)  # the run is written: the embeddings are not kept
+        shutil.rmtree(folder, ignore_errors=True)  # searched: the embeddings are not kept
     timing = {
         "passages": data.num_passages,
         "encode_passages_s": encoded - started,
         "passages_per_s": data.num_passages / max(encoded - started, 1e-9),
         "queries_and_search_s": finished - encoded,
     }
-    return run, timing
+    return Hits([q.qid for q in queries], pids, indices, scores), timing
+
+
+def retrieve(model: DualEncoder, data: PreparedData, queries: list[Query], config: EvalConfig) -> tuple[Run, dict[str, float]]:
+    """Top-``config.depth`` run of ``queries`` over the whole prepared collection, and its timing."""
+    hits, timing = search_collection(model, data, queries, config)
+    return hits.run(), timing
 
 
 def model_fingerprint(model: DualEncoder, data: PreparedData) -> str:

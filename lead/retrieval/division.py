@@ -27,7 +27,7 @@ from lead.config import DivideConfig, EvalConfig
 from lead.data.examples import QueryExample
 from lead.data.prepared import PreparedData
 from lead.data.records import Query, Run
-from lead.evaluation.dense import retrieve
+from lead.evaluation.dense import search_collection
 from lead.evaluation.answers import answer_matcher
 from lead.evaluation.runs import ranked
 from lead.models.base import Scorer
@@ -94,22 +94,24 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
     """
     queries = [Query(e.qid, e.query) for e in examples]
     search = dataclasses.replace(search or EvalConfig(), depth=config.depth, batch_size=batch_size)  # its index, storage
-    student_run, _ = retrieve(student, data, queries, search)
-    student_lists = ranked_lists(student_run)
-    store = data.store
-    teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in examples}, student_lists, store, batch_size))
-    positives = {e.qid: set(e.positives) for e in examples}
-    answers = data.answers("train")
-    if answers is not None:  # judged by answer strings (DPR's NQ): every candidate holding an answer is a hit
-        for e in examples:
-            holds = answer_matcher(answers.get(e.qid, []))
-            positives[e.qid] |= {pid for pid in student_lists.get(e.qid, []) if holds(store[pid].text)}
+    hits, _ = search_collection(student, data, queries, search)
+    store, answers = data.store, data.answers("train")
     rule = DivisionRule(config.rule, config.student_min, config.student_max, config.teacher_max)
-    kept = set(divide(student_lists, teacher_lists, positives, rule))
-    divided = [QueryExample(e.qid, e.query, e.positives, remove_positives(student_lists[e.qid], positives[e.qid], config.keep))
-               for e in examples if e.qid in kept]
-    student_ranks = [first_positive_rank(student_lists.get(e.qid, []), positives[e.qid]) for e in examples]
-    teacher_ranks = [first_positive_rank(teacher_lists.get(e.qid, []), positives[e.qid]) for e in examples]
+    divided, student_ranks, teacher_ranks = [], [], []
+    for start, student_run in hits.runs():  # a slice of queries at a time: MS MARCO's whole runs would not fit in RAM
+        part = examples[start : start + len(student_run)]
+        student_lists = ranked_lists(student_run)
+        teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in part}, student_lists, store, batch_size))
+        positives = {e.qid: set(e.positives) for e in part}
+        if answers is not None:  # judged by answer strings (DPR's NQ): every candidate holding an answer is a hit
+            for e in part:
+                holds = answer_matcher(answers.get(e.qid, []))
+                positives[e.qid] |= {pid for pid in student_lists.get(e.qid, []) if holds(store[pid].text)}
+        kept = set(divide(student_lists, teacher_lists, positives, rule))
+        divided += [QueryExample(e.qid, e.query, e.positives, remove_positives(student_lists[e.qid], positives[e.qid], config.keep))
+                    for e in part if e.qid in kept]
+        student_ranks += [first_positive_rank(student_lists.get(e.qid, []), positives[e.qid]) for e in part]
+        teacher_ranks += [first_positive_rank(teacher_lists.get(e.qid, []), positives[e.qid]) for e in part]
     stats = {
         "queries": len(examples), "kept": len(divided),
         "no_positive_retrieved": sum(r is None for r in student_ranks),

@@ -5,7 +5,9 @@
 (compressed: 64 bytes a passage). Indexes that need training train on the first rows (up to
 ``train_sample``). On a GPU: faiss-gpu when installed; else, for ``Flat``, exact search by torch matmul and
 top-k over float16 blocks on the GPU (``TorchExactIndex``), which fits MS MARCO passage (8.8M x 768 in
-float16: 13.5 GB) on one 80 GB card.
+float16: 13.5 GB) on one 80 GB card. On the CPU, ``Flat`` over float16 shards on disk is searched by the same
+torch code where the shards lie (memory-mapped), so an exact search needs no RAM for the corpus: faiss's
+``IndexFlatIP`` would hold it in float32 (MS MARCO passage at 768 dimensions: 27 GB).
 """
 
 from __future__ import annotations
@@ -25,43 +27,54 @@ def gpu_available() -> bool:
 
 
 class TorchExactIndex:
-    """Exact inner-product top-k on a torch device: the corpus held in float16 blocks, scores in float32.
+    """Exact inner-product top-k with torch, corpus rows in float16 and scores in float32.
 
-    The same ``search(queries, k) -> (scores, indices)`` and ``ntotal`` as a faiss index.
+    On a GPU the rows are copied to it in float16 blocks; on the CPU the arrays added are kept as they are
+    (memory-maps of shards stay on disk). Scores are computed in float32 slices of the corpus small enough that
+    a slice's [queries, rows] score matrix stays near ``score_budget`` floats. The same
+    ``search(queries, k) -> (scores, indices)`` and ``ntotal`` as a faiss index.
     """
 
-    def __init__(self, dim: int, device: torch.device | str, block_rows: int = 1 << 20):
-        self.dim, self.device, self.block_rows = dim, torch.device(device), block_rows
-        self.blocks: list[torch.Tensor] = []
+    def __init__(self, dim: int, device: torch.device | str, block_rows: int = 1 << 20, score_budget: int = 1 << 27):
+        self.dim, self.device, self.block_rows, self.score_budget = dim, torch.device(device), block_rows, score_budget
+        self.blocks: list[torch.Tensor | np.ndarray] = []
         self.ntotal = 0
 
     def add(self, embeddings: np.ndarray) -> None:
-        for start in range(0, len(embeddings), self.block_rows):
-            block = torch.from_numpy(np.ascontiguousarray(embeddings[start : start + self.block_rows], dtype=np.float16))
-            self.blocks.append(block.to(self.device))
-            self.ntotal += len(block)
+        if self.device.type == "cpu":
+            self.blocks.append(embeddings)
+        else:
+            for start in range(0, len(embeddings), self.block_rows):
+                block = np.ascontiguousarray(embeddings[start : start + self.block_rows], dtype=np.float16)
+                self.blocks.append(torch.from_numpy(block).to(self.device))
+        self.ntotal += len(embeddings)
 
     @torch.inference_mode()
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(self.device)
         best_scores = torch.full((len(q), 0), -torch.inf, device=self.device)
         best_rows = torch.zeros((len(q), 0), dtype=torch.long, device=self.device)
+        rows = max(1, self.score_budget // max(len(q), 1))
         offset = 0
-        for block in self.blocks:  # merge each block's top-k into the running top-k
-            scores = q @ block.float().T if block.device.type == "cpu" else (q.half() @ block.T).float()
-            top_scores, top_rows = scores.topk(min(k, len(block)), dim=1)
-            best_scores = torch.cat([best_scores, top_scores], 1)
-            best_rows = torch.cat([best_rows, top_rows + offset], 1)
-            best_scores, order = best_scores.topk(min(k, best_scores.shape[1]), dim=1)
-            best_rows = best_rows.gather(1, order)
+        for block in self.blocks:
+            for start in range(0, len(block), rows):  # merge each slice's top-k into the running top-k
+                part = block[start : start + rows]
+                # float32 products: float16 scores (spacing 0.125 at 200) would reorder close passages
+                vectors = torch.from_numpy(np.asarray(part, dtype=np.float32)) if isinstance(part, np.ndarray) else part.float()
+                top_scores, top_rows = (q @ vectors.T).topk(min(k, len(part)), dim=1)
+                best_scores = torch.cat([best_scores, top_scores], 1)
+                best_rows = torch.cat([best_rows, top_rows + offset + start], 1)
+                best_scores, order = best_scores.topk(min(k, best_scores.shape[1]), dim=1)
+                best_rows = best_rows.gather(1, order)
             offset += len(block)
         return best_scores.cpu().numpy(), best_rows.cpu().numpy()
 
 
 def build_index(embeddings: np.ndarray | Iterable[np.ndarray], use_gpu: bool | None = None, spec: str = "Flat",
                 nprobe: int = 32, train_sample: int = 262_144):
-    """An inner-product index over ``embeddings``: one [N, dim] matrix, or an iterable of row blocks (the
-    float16 shards of ``lead.retrieval.shards``), added block by block in float32.
+    """An inner-product index over ``embeddings``: one [N, dim] matrix (added to faiss in float32), or an
+    iterable of row blocks (the float16 shards of ``lead.retrieval.shards``; exact search on the CPU leaves them
+    on disk, see the module's docstring).
 
     ``use_gpu``: None = on the GPU when there is one (faiss-gpu, or torch for ``Flat``); True = required.
     """
@@ -79,6 +92,9 @@ def build_index(embeddings: np.ndarray | Iterable[np.ndarray], use_gpu: bool | N
     if use_gpu and not gpu_available():
         index = TorchExactIndex(first.shape[1], "cuda")
         log.info("exact search with torch on the GPU (faiss here has no GPU support)")
+    elif spec == "Flat" and not use_gpu and not isinstance(embeddings, np.ndarray):
+        index = TorchExactIndex(first.shape[1], "cpu")
+        log.info("exact search with torch over the embedding shards where they lie (not loaded into RAM)")
     else:
         index = faiss.index_factory(first.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
         if not index.is_trained:  # IVF / PQ: trained on the first rows

@@ -22,7 +22,7 @@ from lead.data.examples import PassageStore, QueryExample
 from lead.data.prepared import PreparedData
 from lead.data.records import Query, Run
 from lead.evaluation.answers import answer_matcher
-from lead.evaluation.dense import retrieve
+from lead.evaluation.dense import search_collection
 from lead.evaluation.runs import ranked
 from lead.models.base import Scorer, TextBatch
 from lead.models.dual_encoder import DualEncoder
@@ -50,8 +50,16 @@ def mine_negatives(
     ``search``: the eval params' index and embedding storage (its depth and batch size are these).
     """
     queries = [Query(e.qid, e.query) for e in examples]
-    run, _ = retrieve(model, data, queries, dataclasses.replace(search or EvalConfig(), depth=depth, batch_size=batch_size))
+    hits, _ = search_collection(model, data, queries, dataclasses.replace(search or EvalConfig(), depth=depth, batch_size=batch_size))
     answers = data.answers("train") or {}
+    mined = []
+    for start, run in hits.runs():  # a slice of queries at a time: the whole run would not fit in RAM on MS MARCO
+        mined += _negatives(examples[start : start + len(run)], run, data, answers, skip, keep)
+    return mined
+
+
+def _negatives(examples: list[QueryExample], run: Run, data: PreparedData, answers: dict, skip: int, keep: int) -> list[QueryExample]:
+    """The mined examples of ``examples`` from their ``run``."""
     mined = []
     for example in examples:
         ranking = [pid for pid, _ in ranked(run.get(example.qid, {}))]

@@ -1,5 +1,6 @@
 """Hard-negative mining: every positive is removed (the reference kept them, spec A.9), rank order is kept."""
 
+import numpy as np
 import pytest
 
 from lead.data.examples import PassageStore
@@ -55,8 +56,12 @@ def test_a_passage_holding_the_answer_is_no_negative_where_the_split_has_answers
     )
     (tmp_path / "answers.train.jsonl").write_text(json.dumps({"qid": "q1", "answers": ["Paris"]}) + "\n")
     data = PreparedData(tmp_path)
-    run = {"q1": {"p2": 5.0, "p1": 4.0, "p3": 3.0, "p4": 2.0, "p5": 1.0}, "q2": {"p2": 2.0, "p3": 1.0}}
-    monkeypatch.setattr(mining, "retrieve", lambda *args, **kwargs: (run, {}))
+    from lead.evaluation.dense import Hits
+
+    # q1: p2 5.0, p1 4.0, p3 3.0, p4 2.0, p5 1.0; q2: p2 2.0, p3 1.0 (-1: faiss's "no hit")
+    hits = Hits(["q1", "q2"], np.array(["p1", "p2", "p3", "p4", "p5"]), np.array([[1, 0, 2, 3, 4], [1, 2, -1, -1, -1]]),
+                np.array([[5.0, 4.0, 3.0, 2.0, 1.0], [2.0, 1.0, 0.0, 0.0, 0.0]]))
+    monkeypatch.setattr(mining, "search_collection", lambda *args, **kwargs: (hits, {}))
     examples = [QueryExample("q1", "where is the eiffel tower", ["p1"], []),
                 QueryExample("q2", "a question without answers", ["p3"], [])]
     mined = {e.qid: e.negatives for e in mining.mine_negatives(None, data, examples, depth=5, keep=10)}

@@ -84,11 +84,28 @@ def test_torch_exact_index_matches_faiss_flat_across_blocks():
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(300, 16)).astype(np.float16)
     queries = rng.normal(size=(7, 16)).astype(np.float32)
-    index = TorchExactIndex(16, "cpu", block_rows=64)  # 5 blocks: the running top-k merge is exercised
+    index = TorchExactIndex(16, "cpu", score_budget=7 * 64)  # slices of 64 rows: the running top-k merge is exercised
     index.add(vectors[:100])
     index.add(vectors[100:])
     scores, rows = search(index, queries, k=20)
     flat_scores, flat_rows = search(build_index(vectors.astype(np.float32), use_gpu=False), queries, k=20)
+    np.testing.assert_array_equal(rows, flat_rows)
+    np.testing.assert_allclose(scores, flat_scores, rtol=1e-5)
+
+
+def test_exact_search_over_shards_on_the_cpu_leaves_them_on_disk(tmp_path):
+    """Flat over float16 shards: searched through the memory-maps themselves (no float32 copy of the corpus in
+    RAM, which is what faiss's IndexFlatIP would hold), with faiss Flat's results on the same values."""
+    rng = np.random.default_rng(3)
+    vectors = (rng.normal(size=(500, 32)) * 3).astype(np.float16)
+    for i, start in enumerate(range(0, 500, 200)):
+        np.save(tmp_path / f"shard-{i}.npy", vectors[start : start + 200])
+    shards = [np.load(tmp_path / f"shard-{i}.npy", mmap_mode="r") for i in range(3)]
+    index = build_index(iter(shards), use_gpu=False)
+    assert isinstance(index, TorchExactIndex) and all(b is s for b, s in zip(index.blocks, shards))
+    queries = rng.normal(size=(9, 32)).astype(np.float32)
+    scores, rows = search(index, queries, k=50)
+    flat_scores, flat_rows = search(build_index(vectors.astype(np.float32), use_gpu=False), queries, k=50)
     np.testing.assert_array_equal(rows, flat_rows)
     np.testing.assert_allclose(scores, flat_scores, rtol=1e-5)
 
@@ -128,3 +145,16 @@ def test_a_graph_index_returns_the_full_depth_asked():
     scores, rows = search(build_index(vectors, use_gpu=False, spec="HNSW32"), vectors[:5], k=1000)
     assert rows.shape == (5, 1000) and (rows >= 0).all()
     assert all(len(set(r)) == 1000 for r in rows)
+
+
+def test_hits_read_a_slice_of_queries_at_a_time_give_the_whole_run():
+    from lead.evaluation.dense import Hits
+
+    rng = np.random.default_rng(4)
+    qids = [f"q{i}" for i in range(7)]
+    hits = Hits(qids, np.array([f"p{i}" for i in range(30)]), rng.integers(-1, 30, size=(7, 5)), rng.normal(size=(7, 5)))
+    merged = {}
+    for start, run in hits.runs(queries_per_run=3):
+        assert list(run) == qids[start : start + 3]
+        merged.update(run)
+    assert merged == hits.run() and len(merged) == 7
