@@ -49,7 +49,7 @@ def main() -> None:
                                                             show_progress=False), k=depth, show_progress=False)
         run = run_from_arrays([q.qid for q in queries], np.array([p.pid for p in passages], dtype=object),
                               indices, scores)
-        metrics = evaluate_run(data.qrels(args.split), run, rel_threshold=data.rel_threshold if args.split == "test" else 1)
+        metrics = evaluate_run(data.qrels(args.split), run, rel_threshold=data.threshold(args.split))
     print(json.dumps({"args": vars(args), "passages": len(passages), "metrics": metrics}, indent=2))
 
 

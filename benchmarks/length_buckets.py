@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         for batch, batch_tokens in zip(data, tokens):
             with torch.autocast(args.device.split(":")[0], torch.bfloat16, enabled=args.precision == "bf16"):
-                scores = scorer.score(scorer(batch_tokens, layers=args.layers), own=False)
+                scores = scorer.float_scores(scorer(batch_tokens, layers=args.layers), own=False)
                 targets = scores.targets(own=False, group_size=batch.group_size)
                 loss = F.cross_entropy(scores.final.float(), targets)
                 loss = loss + sum(F.cross_entropy(layer.float(), targets) for layer in scores.layers)

@@ -186,7 +186,8 @@ class TrainConfig:
         for name in ("loader_workers", "snapshot_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "log_every", "length_buckets"):
+        for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "keep_checkpoints",
+                     "log_every", "length_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.warmup_ratio < 1:

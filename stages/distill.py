@@ -23,7 +23,7 @@ from lead.seeding import seed_everything
 from lead.training.distill import Distill
 from lead.training.distributed import init_distributed
 from lead.training.loop import Trainer
-from stages.common import pick, stage_args
+from stages.common import COLLECTION, pick, stage_args
 
 log = logging.getLogger("stages.distill")
 
@@ -47,12 +47,12 @@ def run(params: Params, name: str, section: str, params_file: str) -> None:
     if config.epochs is not None:  # passes over the file: one step takes batch_queries x world x grad_accum queries
         per_step = train.batch_queries * dist.world_size * train.grad_accum
         train = replace(train, steps=max(1, math.ceil(config.epochs * len(examples) / per_step)))
-    sampler = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), train.batch_queries,
+    sampler = BatchSampler(examples, PassageStore(COLLECTION), train.batch_queries,
                            train.negatives, train.negative_sampling, train.seed, dist.world_size)
     log.info("%s %s: %s student (%d layers) from %s %s teacher (%d layers, %s), %s candidates, %d steps on %d queries",
              section, name, config.student, student.num_layers, "trained" if config.teacher_trainable else "frozen",
              teacher.kind, teacher.num_layers, config.teacher, "own" if method.own else "in-batch", train.steps, len(examples))
-    inputs = fingerprint(config.student, config.teacher, config.train_file, extra={"train": train.result_fields(), "distill": asdict(config)})
+    inputs = fingerprint(config.student, config.teacher, config.train_file, COLLECTION, extra={"train": train.result_fields(), "distill": asdict(config)})
     Trainer(method, sampler, train, out=f"models/{where}", checkpoints=f"checkpoints/{section}-{name}",
             logs=f"logs/{where}", dist=dist, fingerprint=inputs, subfolders=True).train()
 

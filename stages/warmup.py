@@ -20,7 +20,7 @@ from lead.seeding import seed_everything
 from lead.training.distributed import init_distributed
 from lead.training.loop import Trainer
 from lead.training.methods import Warmup
-from stages.common import pick, stage_args
+from stages.common import COLLECTION, pick, stage_args
 
 log = logging.getLogger("stages.warmup")
 
@@ -33,11 +33,11 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(train.seed)
     scorer = load_scorer(run.init)
     examples = list(read_training_file(run.train_file))
-    sampler = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), train.batch_queries,
+    sampler = BatchSampler(examples, PassageStore(COLLECTION), train.batch_queries,
                            train.negatives, train.negative_sampling, train.seed, dist.world_size)
     log.info("warmup %s: %s from %s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
              run.init, len(examples), train.steps, dist.world_size)
-    inputs = fingerprint(run.init, run.train_file, extra={"train": train.result_fields(), "run": asdict(run)})
+    inputs = fingerprint(run.init, run.train_file, COLLECTION, extra={"train": train.result_fields(), "run": asdict(run)})
     trainer = Trainer(Warmup(scorer, train.candidates, run.layer_weight), sampler, train, out=f"models/{args.name}",
                       checkpoints=f"checkpoints/{args.name}", logs=f"logs/{args.name}", dist=dist, fingerprint=inputs)
     trainer.train()

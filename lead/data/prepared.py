@@ -242,3 +242,8 @@ class PreparedData:
     @property
     def rel_threshold(self) -> int:
         return int(self.meta.get("rel_threshold", 1))
+
+    def threshold(self, split: str) -> int:
+        """The binary relevance threshold a split is scored with: the data's (graded) one on test; train and
+        dev judgments are written binary (the embedded benchmark's grade >= 2 as 1), so >= 1 there."""
+        return self.rel_threshold if split == "test" else 1

@@ -123,7 +123,7 @@ def score_run(data: PreparedData, split: str, run: Run, config: EvalConfig) -> d
     if answers is not None:
         return answer_accuracy(run, answers, lambda pid: data.store[pid].text)
     return evaluate_run(
-        data.qrels(split), run, rel_threshold=data.rel_threshold if split == "test" else 1,
+        data.qrels(split), run, rel_threshold=data.threshold(split),
         recall_depths=config.recall_depths, hit_depths=config.hit_depths,
     )
 

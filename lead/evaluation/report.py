@@ -172,7 +172,7 @@ def write_plot_data(params: Params, metrics_dir: str | Path = "metrics", data: s
     for name, _, _, run_file in _evaluated(params):
         if not Path(run_file).is_file():
             continue
-        recall = evaluate_run(qrels, read_trec_run(run_file), prepared.rel_threshold, CURVE_DEPTHS, (1,))
+        recall = evaluate_run(qrels, read_trec_run(run_file), prepared.threshold(split), CURVE_DEPTHS, (1,))
         with atomic_open(out / "recall" / f"{name}.csv") as handle:
             writer = csv.writer(handle)
             writer.writerow(["k", "recall"])

@@ -5,7 +5,7 @@ the teacher and the student independent of each other's tokenizer and architectu
 
     tokens  = scorer.tokenize(batch)             # its own tokenizer, lengths and input view
     encoded = scorer(tokens, layers=[2, 4])      # ONE forward per step (DDP-friendly); per-layer reps kept
-    scores  = scorer.score(encoded, own=False)   # final [Q, C] and per-layer [k, Q, C]
+    scores  = scorer.float_scores(encoded, own=False)   # final [Q, C] and per-layer [k, Q, C], float32
 
 ``own=False`` scores every query against every passage of the (possibly gathered) batch: global in-batch
 negatives. ``own=True`` scores each query against its own group only (positive first); a cross-encoder
@@ -110,6 +110,10 @@ class Scores:
         return torch.arange(n, device=self.final.device) * step
 
 
+def _float(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.float() if tensor.is_floating_point() and tensor.dtype != torch.float64 else tensor
+
+
 def own_columns(full: torch.Tensor, group_size: int) -> torch.Tensor:
     """[..., Q, P] in-batch scores -> [..., Q, g]: each query's own group (positive first)."""
     n = full.shape[-2]
@@ -164,9 +168,18 @@ class Scorer(nn.Module, abc.ABC):
     def score(self, encoded: Encoded, own: bool) -> Scores:
         """Final and per-layer scores from (possibly gathered) encodings."""
 
+    def float_scores(self, encoded: Encoded, own: bool) -> Scores:
+        """``score`` in float32 whatever the autocast. Under bf16 autocast the products of the encodings would come
+        out rounded to bf16: steps of 0.5-1 at dot-product scores near 200, the size of the gaps between logits,
+        before any loss could upcast them. A no-op in float32 (the CPU default)."""
+        with torch.autocast(self.device.type, enabled=False):
+            return self.score(Encoded({k: _float(v) for k, v in encoded.queries.items()},
+                                      {k: _float(v) for k, v in encoded.passages.items()},
+                                      encoded.group_size, encoded.layers), own=own)
+
     def scores(self, batch: TextBatch, own: bool, layers: Sequence[int] = ()) -> Scores:
         """tokenize -> forward -> score in one call (no gathering)."""
-        return self.score(self(self.tokenize(batch), layers=layers), own=own)
+        return self.float_scores(self(self.tokenize(batch), layers=layers), own=own)
 
     def encoders(self) -> list[nn.Module]:
         """The transformer(s) inside this scorer, each once (a shared tower is one module)."""

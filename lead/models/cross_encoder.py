@@ -56,11 +56,16 @@ class CrossEncoder(Scorer):
 
     def _pair_scores(self, tokens: dict[str, torch.Tensor], layers: Sequence[int]):
         output = self.encoder(**tokens, output_hidden_states=bool(layers))
-        final = self.classifier(output.last_hidden_state[:, 0]).squeeze(-1)
+        final = self._head(output.last_hidden_state[:, 0]).squeeze(-1)
         if not layers:
             return final, None
         cls = torch.stack([output.hidden_states[l][:, 0] for l in layers], 1)  # [N, k, H]
-        return final, self.classifier(cls).squeeze(-1)
+        return final, self._head(cls).squeeze(-1)
+
+    def _head(self, cls: torch.Tensor) -> torch.Tensor:
+        """The linear head in float32 whatever the autocast: its outputs are the scores (see ``float_scores``)."""
+        with torch.autocast(cls.device.type, enabled=False):
+            return self.classifier(cls.float())
 
     def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False) -> Encoded:
         if token_states:

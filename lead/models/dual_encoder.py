@@ -27,7 +27,9 @@ def passage_text(passage: Passage) -> str:
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """[batch, seq, hidden] -> [batch, hidden]: the first token, or the mean over non-pad tokens."""
+    """[batch, seq, hidden] -> [batch, hidden]: the first token, or the mean over non-pad tokens; in float32 (a
+    bf16 sum over 100+ tokens would round)."""
+    hidden = hidden.float() if hidden.dtype in (torch.bfloat16, torch.float16) else hidden
     if pooling == "cls":
         return hidden[:, 0]
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)

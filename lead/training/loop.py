@@ -33,7 +33,7 @@ from lead.io import atomic_dir, atomic_open, write_json
 from lead.logs import attach_file_log, detach_file_log
 from lead.models.base import Scorer, TextBatch
 from lead.models.factory import load_scorer, save_scorer
-from lead.training.distributed import DistInfo, barrier
+from lead.training.distributed import DistInfo, barrier, broadcast_object
 from lead.training.loader import role_tokenizers, tokenized_batches
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class Trainer:
                     save_scorer(model, tmp / name)
                 torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
                 torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
-                (tmp / "state.json").write_text(json.dumps({"step": step, "fingerprint": self.fingerprint}))
+                (tmp / "state.json").write_text(json.dumps(self._identity() | {"step": step}))
             for _, old in self._checkpoint_dirs()[: -self.config.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
         barrier()
@@ -138,19 +138,36 @@ class Trainer:
             if not names or name in names:
                 save_scorer(model, folder / name if self.subfolders else folder)
 
-    def resume(self) -> int:
-        """Load the latest checkpoint if there is one; return the step to start from."""
+    def _identity(self) -> dict:
+        """What a checkpoint must have been written for to be resumed: the run's inputs and its number of
+        processes (the global batch, and so the data position and in-batch candidates, depend on it)."""
+        return {"fingerprint": self.fingerprint, "world_size": self.dist.world_size}
+
+    def _resumable(self) -> tuple[int, str] | str | None:
+        """The latest checkpoint as (step, folder); "other" when it was written for another run; None."""
         found = self._checkpoint_dirs()
         if not found:
-            return 0
+            return None
         step, folder = found[-1]
-        saved = json.loads((folder / "state.json").read_text()).get("fingerprint")
-        if saved != self.fingerprint:
-            log.warning("%s was written for other params or data: starting over", self.checkpoints)
+        state = json.loads((folder / "state.json").read_text())
+        saved = {key: state.get(key, 1 if key == "world_size" else None) for key in self._identity()}
+        return (step, str(folder)) if saved == self._identity() else "other"
+
+    def resume(self) -> int:
+        """Load the latest checkpoint if there is one; return the step to start from.
+
+        Rank 0 looks and decides, every rank follows: a rank that listed the folder after rank 0 removed it
+        would skip a barrier and leave the process group hanging."""
+        found = broadcast_object(self._resumable() if self.dist.is_main else None)
+        if found is None:
+            return 0
+        if found == "other":
+            log.warning("%s was written for other params, data or number of processes: starting over", self.checkpoints)
             if self.dist.is_main:
                 shutil.rmtree(self.checkpoints, ignore_errors=True)
             barrier()
             return 0
+        step, folder = found[0], Path(found[1])
         try:  # weights from safetensors, optimiser state with weights_only: a checkpoint never runs code
             for name, model in self.method.trainables.items():
                 model.load_state_dict(load_scorer(folder / name).state_dict())

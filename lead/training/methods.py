@@ -41,7 +41,7 @@ def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=(), t
     encoded = model(tokens if tokens is not None else scorer.tokenize(batch), layers=layers, token_states=token_states)
     if not own:
         encoded = gather_encoded(encoded)
-    return scorer.score(encoded, own=own), encoded
+    return scorer.float_scores(encoded, own=own), encoded
 
 
 class Warmup:

@@ -534,3 +534,25 @@ def test_a_distilbert_encoder_works_for_every_scorer_kind(tmp_path, kind):
         again = load_scorer(tmp_path / "saved").eval().scores(batch, own=own).final
     assert torch.allclose(again, scores.final, atol=1e-5)
     assert build_scorer(dataclasses.replace(config, num_layers=2)).num_layers == 2
+
+
+@pytest.mark.parametrize("config", [dict(kind="de", pooling="cls", similarity="dot"), dict(kind="de", pooling="mean"),
+                                    dict(kind="colbert", dim=16), dict(kind="ce")])
+def test_scores_are_float32_products_under_bf16_autocast(tiny, config):
+    """bf16 autocast (the GPU default) encodes in bf16, but the scores are float32 products of the encodings:
+    rounded to bf16 they would move by up to half a logit at dot-product scores near 200."""
+    scorer = built(tiny, **config)
+    batch = make_batch()
+    own = config["kind"] == "ce"
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        encoded = scorer(scorer.tokenize(batch), layers=[2, 4])
+        scores = scorer.float_scores(encoded, own=own)
+    assert scores.final.dtype == torch.float32 and scores.layers.dtype == torch.float32
+    if config["kind"] == "de":  # exactly the float64 products of the (float32) embeddings, up to float32 rounding
+        q, p = encoded.queries["emb"].double(), encoded.passages["emb"].double()
+        assert encoded.queries["emb"].dtype == torch.float32  # pooled in float32
+        torch.testing.assert_close(scores.final.double(), scorer.config.scale * q @ p.T, rtol=1e-6, atol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        plain = scorer.score(encoded, own=own)  # what the loss got before: bf16-rounded unless float32 already
+    if config["kind"] == "colbert":
+        assert plain.final.dtype == torch.bfloat16

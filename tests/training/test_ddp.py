@@ -8,6 +8,7 @@ gradient, and the cross-encoder through DDP's averaging of its per-rank own-cand
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -136,3 +137,25 @@ def test_gather_with_grad_pads_concatenates_and_keeps_the_local_gradient(ddp_res
     # d/d local of sum(gathered * arange(9).view(3, 3)): the weights of the local slice only
     assert torch.equal(rank0["gathered_grad"], torch.tensor([[0.0, 1.0]]))
     assert torch.equal(rank1["gathered_grad"], torch.tensor([[3.0, 4.0, 5.0], [6.0, 7.0, 8.0]]))
+
+
+def test_ranks_meeting_a_checkpoint_of_another_run_start_over_together(setup):
+    """A checkpoint of other params, then one written by one process: rank 0 removes it and every rank starts
+    over (before, a rank that listed the folder after the removal skipped a barrier and the group hung)."""
+    from tests.training import resume_worker
+
+    root = setup["root"] / "resume"
+    root.mkdir()
+    (root / "data").symlink_to(setup["data"])
+    tiny_bert_folder(root / "tiny", layers=2, hidden=32)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               str(Path(resume_worker.__file__).resolve()), "--root", str(root)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    try:
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"torchrun hung:\n{exc.stdout}\n{exc.stderr}")
+    assert done.returncode == 0, f"torchrun failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    assert done.stderr.count("starting over") >= 2
+    for rank in (0, 1):
+        assert json.loads((root / f"rank{rank}.json").read_text()) == {"starts": [0, 0]}

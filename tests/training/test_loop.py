@@ -364,6 +364,8 @@ def test_train_config_rejects_bad_values():
         TrainConfig(grad_accum=0)
     with pytest.raises(ValueError, match="warmup_ratio"):
         TrainConfig(warmup_ratio=1.0)
+    with pytest.raises(ValueError, match="keep_checkpoints must be >= 1"):  # 0 kept every one ([:-0] is empty)
+        TrainConfig(keep_checkpoints=0)
 
 
 # -- gradient accumulation -----------------------------------------------------------------------------
