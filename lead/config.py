@@ -37,6 +37,10 @@ def parse(cls: type[T], data: Any, key: str = "", source: str = "params.yaml") -
             close = difflib.get_close_matches(str(name), fields, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(fields)})"
             raise ConfigError(_join(key, name), "unknown key" + hint, source)
+    missing = [name for name, f in fields.items() if name not in data
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(_join(key, missing[0]), "missing: this key has no default", source)
     values = {name: _convert(hints[name], data[name], _join(key, name), source) for name in fields if name in data}
     try:
         return cls(**values)
@@ -199,7 +203,7 @@ class WarmupConfig:
     """One warm-up run: its starting model folder, its training file and train overrides."""
 
     init: str  # models/init/<key of models>, or a trained model's folder to continue from (PROD's S3)
-    train_file: str = "data/prepared/train.jsonl"
+    train_file: str  # dvc.yaml reads it per run to order the stages: no default
     train: dict[str, Any] = field(default_factory=dict)  # keys of the train: section, overriding it
     layer_weight: float = 0.0  # deep supervision: + weight x mean NLL of blocks 1..L-1 (0 = the final score only)
 
@@ -380,17 +384,56 @@ class Params:
                                           "(torchrun --nproc_per_node=8); the stage's module follows it")
         for name, run in self.warmup.items():
             self.check_warmup_init(name, run.init)
-        for name in self.distill_runs:
+            self.train_config(run.train, f"warmup.{name}.train")  # a typo fails here, not when the stage runs
+        for name, run in self.distill_runs.items():
             self.distill_run(name)  # every run's keys and values are checked when params.yaml is read
+            if "train_file" in (run or {}) and run["train_file"] != self.distill.train_file:
+                raise ConfigError(f"distill_runs.{name}.train_file", "dvc.yaml tracks distill.train_file for every "
+                                  "distill@ run: set it there, or make this run a prod_steps entry (its own train_file)")
         for name, step in self.prod_steps.items():
             if "train_file" not in (step or {}):  # dvc.yaml reads it per step to order the stages
                 raise ConfigError(f"prod_steps.{name}.train_file", "missing: name the step's training file "
                                   "(data/mined/train.jsonl, a flash@ output or a divide@ output)")
             self.distill_run(name, "prod")
+        for name, division in self.divide.items():
+            for role in ("student", "teacher"):
+                if not getattr(division, role):  # dvc.yaml reads both as dependencies
+                    raise ConfigError(f"divide.{name}.{role}", "missing: name the model folder")
         for name, sweep in self.sweep.items():
             if sweep.split == self.eval.split:
                 raise ConfigError(f"sweep.{name}.split", f"{sweep.split!r} is eval.split, the split the report shows: "
                                   "a checkpoint chosen on it would be tuned on the test queries (use dev)")
+
+    def outputs(self) -> list[str]:
+        """The model folders and training files the stages of dvc.yaml write with these params."""
+        return [*(f"models/init/{key}" for key in self.models), *(f"models/{name}" for name in self.warmup),
+                *(f"models/{name}" for name in self.distill_runs), *(f"models/prod/{name}" for name in self.prod_steps),
+                *(f"models/sweep/{name}" for name in self.sweep), "data/prepared", "data/mined/train.jsonl",
+                *(f"data/flash/{name}/train.jsonl" for name in self.flash),
+                *(f"data/divided/{name}/train.jsonl" for name in self.divide)]
+
+    def dangling_inputs(self) -> list[str]:
+        """"key: path" for each model folder or training file under models/ or data/ that a stage reads and no
+        stage writes (``dvc repro`` would stop there). Paths elsewhere are the user's own files."""
+        inputs = [*((f"warmup.{n}.{k}", getattr(r, k)) for n, r in self.warmup.items() for k in ("init", "train_file")),
+                  ("mine.model", f"models/{self.mine.model}"),
+                  *((f"flash.{n}", folder) for n, folder in self.flash.items()),
+                  *((f"divide.{n}.{k}", getattr(d, k)) for n, d in self.divide.items() for k in ("student", "teacher")),
+                  *((f"sweep.{n}.run", sweep.run) for n, sweep in self.sweep.items()),
+                  *((f"eval.dense.{n}", folder) for n, folder in self.eval.dense.items()),
+                  *((f"eval.rerank.{n}", folder) for n, folder in self.eval.rerank.items())]
+        for section in ("distill", "prod"):
+            runs = self.distill_runs if section == "distill" else self.prod_steps
+            for name in runs:
+                config, _ = self.distill_run(name, section)
+                key = f"{'distill_runs' if section == 'distill' else 'prod_steps'}.{name}"
+                inputs += [(f"{key}.{k}", getattr(config, k)) for k in ("student", "teacher", "train_file")]
+        written = self.outputs()
+        dangling = [f"{key}: {path}" for key, path in inputs if path.split("/")[0] in ("models", "data")
+                    and not any(path.rstrip("/") == out or path.startswith(out + "/") for out in written)]
+        if self.eval.rerank and self.eval.first_stage not in self.eval.dense:
+            dangling.append(f"eval.first_stage: {self.eval.first_stage} (not a key of eval.dense: no run to re-rank)")
+        return dangling
 
     def check_warmup_init(self, name: str, init: str) -> None:
         key = f"warmup.{name}.init"

@@ -7,7 +7,8 @@
 A preset is a partial params file (``presets/<name>.yaml``); several are applied in order. Mappings merge key
 by key, anything else (lists, values) replaces; a dotted key in a preset's ``replace:`` list (e.g.
 ``distill_runs``, ``eval.dense``) is replaced whole, so the embedded default's runs do not survive next to
-the preset's. The result is validated like params.yaml before it is written (comments are not kept).
+the preset's. The result is validated like params.yaml before it is written (comments are not kept), and
+refused when a stage would read a model folder or training file that no stage writes.
 """
 
 from __future__ import annotations
@@ -66,9 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     check = Path(args.params).with_name(f".{Path(args.params).name}.preset-check.yaml")
     check.write_text(text)
     try:
-        load_params(check)  # every key and value checked before params.yaml is touched
+        dangling = load_params(check).dangling_inputs()  # every key and value checked before params.yaml is touched
     finally:
         check.unlink()
+    if dangling:  # dvc repro would stop at the first stage that reads one of them
+        raise SystemExit(f"{args.params} not changed: with presets {' '.join(args.names)} these inputs are written by "
+                         "no stage:\n  " + "\n  ".join(dangling))
     with atomic_open(args.params) as out:
         names = " ".join(args.names)
         out.write(f"# presets applied over the previous params: python -m lead.presets apply {names}\n{text}")

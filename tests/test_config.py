@@ -27,11 +27,18 @@ def test_the_repository_params_load():
         ({"eval": {"recall_depths": [10, "x"]}}, r"eval\.recall_depths\[1\]: expected int"),
         ({"bogus": 1}, r"bogus: unknown key"),
         ({"mine": {"depth": 50, "keep": 100}}, r"mine: mine\.keep must be between 1 and mine\.depth \(50\)"),
-        ({"warmup": {"x": {"init": "models/init/nope"}}}, r"warmup\.x\.init: 'models/init/nope': 'nope' is not a key of models"),
-        ({"models": {"de6": {}}, "warmup": {"x": {"init": "de6"}}},
+        ({"warmup": {"x": {"init": "models/init/nope", "train_file": "t"}}}, r"warmup\.x\.init: 'models/init/nope': 'nope' is not a key of models"),
+        ({"models": {"de6": {}}, "warmup": {"x": {"init": "de6", "train_file": "t"}}},
          r"warmup\.x\.init: 'de6' is not a model folder: name models/init/de6 or a trained model's folder"),
-        ({"warmup": {"x": {"init": "models/x"}}}, r"warmup\.x\.init: 'models/x' is this run's own output"),
-        ({"models": {"de2": {}}, "warmup": {"x": {"init": "models/init/"}}}, r"warmup\.x\.init: 'models/init' holds every initial model"),
+        ({"warmup": {"x": {"init": "models/x", "train_file": "t"}}}, r"warmup\.x\.init: 'models/x' is this run's own output"),
+        ({"models": {"de2": {}}, "warmup": {"x": {"init": "models/init/", "train_file": "t"}}}, r"warmup\.x\.init: 'models/init' holds every initial model"),
+        # keys dvc.yaml reads, and run overrides, are checked when params.yaml is read, not when a stage runs
+        ({"models": {"de2": {}}, "warmup": {"x": {"init": "models/init/de2"}}}, r"warmup\.x\.train_file: missing: this key has no default"),
+        ({"models": {"de2": {}}, "warmup": {"x": {"init": "models/init/de2", "train_file": "t", "train": {"stesp": 4}}}},
+         r"warmup\.x\.train\.stesp: unknown key \(did you mean 'steps'\?\)"),
+        ({"distill_runs": {"r": {"student": "models/s", "teacher": "models/t", "train_file": "data/flash/f/train.jsonl"}}},
+         r"distill_runs\.r\.train_file: dvc\.yaml tracks distill\.train_file"),
+        ({"divide": {"d": {"student": "models/s"}}}, r"divide\.d\.teacher: missing: name the model folder"),
         ({"data": {"source": "msmarco", "path": "x", "collection_format": "documents", "train_negatives": "t.tsv"}},
          r"data\.train_negatives reads passage triples"),
         ({"launcher": "deepspeed"}, r"launcher: 'deepspeed': name python, or torchrun with its options"),
@@ -43,10 +50,10 @@ def test_bad_params_name_the_key(data, message):
 
 
 def test_a_warmup_starts_from_an_initial_model_or_continues_a_trained_one():
-    params = parse(Params, {"models": {"de2": {}}, "warmup": {"student_random": {"init": "models/init/de2"},
-                                                              "student": {"init": "models/student_random"}}})
+    params = parse(Params, {"models": {"de2": {}}, "warmup": {"student_random": {"init": "models/init/de2", "train_file": "t"},
+                                                              "student": {"init": "models/student_random", "train_file": "t"}}})
     assert [run.init for run in params.warmup.values()] == ["models/init/de2", "models/student_random"]
-    parse(Params, {"models": {"de2": {}}, "warmup": {"s": {"init": "models/init/de2/"}}})  # a trailing slash is fine
+    parse(Params, {"models": {"de2": {}}, "warmup": {"s": {"init": "models/init/de2/", "train_file": "t"}}})  # a trailing slash is fine
 
 
 def test_ints_are_accepted_for_floats_but_bools_are_not_ints():
@@ -83,25 +90,6 @@ def test_distill_runs_are_checked_when_params_are_read(tmp_path):
     path.write_text("distill: {layers: most}\n")
     with pytest.raises(ConfigError, match=r"distill\.layers"):
         load_params(path)
-
-
-def test_the_readme_prod_ladder_preset_is_valid_params(tmp_path):
-    """README "PROD's MS MARCO ladder as params": its YAML, over params.yaml, passes the params checks."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### PROD's MS MARCO ladder as params", 1)[1]
-    snippet = section.split("```yaml", 1)[1].split("```", 1)[0]
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params.update(yaml.safe_load(snippet))
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    loaded = load_params(path)
-    config, train = loaded.distill_run("dpd", "prod")
-    assert (config.kd, config.temperature, config.lwf_weight, config.epochs) == ("softmax", 4.0, 1.0, 3.5)
-    assert (train.negatives, train.negative_sampling, train.lr, train.candidates) == (15, "descend", 1e-5, "own")
-    assert loaded.divide["dpd"].depth == 200 and loaded.flash["f3"] == "models/prod/tpd2/student"
-    # S3 continues S1's models on flash-1, which S1's 12-layer model mined
-    assert (loaded.warmup["de6"].init, loaded.warmup["de6"].train_file) == ("models/de6_s1", "data/flash/f1/train.jsonl")
-    assert loaded.flash["f1"] == "models/de12_s1" and loaded.models["ce24"].name == "nghuyong/ernie-2.0-large-en"
 
 
 def test_a_prod_step_must_name_its_training_file(tmp_path):

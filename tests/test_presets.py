@@ -41,6 +41,40 @@ def test_each_setting_over_each_data_preset_is_valid(tmp_path, data, setting):
     assert names <= {"Luyu/co-condenser-marco", "distilbert-base-uncased", "nghuyong/ernie-2.0-large-en"}
     for name, folder in params.eval.dense.items():  # every evaluated model is a warm-up or a distill output
         assert folder.removeprefix("models/").split("/")[0] in set(params.warmup) | set(params.distill_runs), name
+    assert params.dangling_inputs() == []  # every model folder and training file a stage reads, a stage writes
+
+
+@pytest.mark.parametrize("data", ["data-mspas", "data-msdoc"])
+def test_the_prod_ladder_over_each_data_preset_is_a_whole_pipeline(tmp_path, data):
+    """PROD's MS MARCO ladder (spec B.1, D.3): the paper's hyper-parameters, and no stage reads a folder that no
+    stage writes (over params.yaml it once kept mine.model: miner with no miner warm-up)."""
+    merged = apply([data, "prod-marco"], yaml.safe_load((ROOT / "params.yaml").read_text()))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(merged, sort_keys=False))  # as lead.presets apply writes it: the ladder's order
+    params = load_params(path)
+    assert params.dangling_inputs() == []
+    assert not params.distill_runs and not params.sweep and list(params.prod_steps) == ["tpd1", "tpd2", "tpd3", "dpd"]
+    config, train = params.distill_run("dpd", "prod")
+    assert (config.kd, config.temperature, config.lwf_weight, config.epochs) == ("softmax", 4.0, 1.0, 3.5)
+    assert (train.negatives, train.negative_sampling, train.lr, train.candidates) == (15, "descend", 1e-5, "own")
+    tpd1, tpd1_train = params.distill_run("tpd1", "prod")
+    assert (tpd1.lwf_weight, tpd1.student_weight, tpd1.response_weight, tpd1_train.steps, tpd1_train.lr) == (0.0, 0.1, 0.9, 40000, 5e-5)
+    # S3 continues S1's models on flash-1, which the mine stage writes with S1's 12-layer model (S2)
+    assert (params.warmup["de6"].init, params.warmup["de6"].train_file) == ("models/de6_s1", "data/mined/train.jsonl")
+    assert params.mine.model == "de12_s1" and params.flash == {"f2": "models/de12", "f3": "models/prod/tpd2/student"}
+    assert params.divide["dpd"].depth == 200 and params.models["ce24"].name == "nghuyong/ernie-2.0-large-en"
+    assert params.data.train_negatives_per_query == 30
+
+
+def test_dangling_inputs_names_the_key_and_the_folder_no_stage_writes():
+    params = load_params(ROOT / "params.yaml")
+    assert params.dangling_inputs() == []
+    merged = yaml.safe_load((ROOT / "params.yaml").read_text())
+    merged["mine"]["model"] = "nope"
+    merged["eval"]["dense"]["mine_me"] = "models/lead_cb/student"  # inside a distill run's folder: written
+    merged["eval"]["dense"]["elsewhere"] = "/data/my_model"  # the user's own folder: not checked
+    from lead.config import Params, parse
+    assert parse(Params, merged).dangling_inputs() == ["mine.model: models/nope"]
 
 
 def test_apply_rewrites_params_only_when_valid(tmp_path, monkeypatch):

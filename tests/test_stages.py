@@ -23,7 +23,7 @@ def project(tmp_path, monkeypatch):
         "models": {"de": {"kind": "de", **tiny}, "ce": {"kind": "ce", **tiny}},
         "train": {"steps": 4, "batch_queries": 4, "negatives": 2, "checkpoint_every": 2, "log_every": 2, "lr": 1e-3},
         "warmup": {
-            "miner": {"init": "models/init/de"},
+            "miner": {"init": "models/init/de", "train_file": "data/prepared/train.jsonl"},
             # PROD's S3: the trained miner continued on its own mined negatives (a tiny LR: it must start there)
             "miner_more": {"init": "models/miner", "train_file": "data/mined/train.jsonl", "train": {"lr": 1e-12}},
             "ce": {"init": "models/init/ce", "train_file": "data/mined/train.jsonl", "train": {"candidates": "own"}},

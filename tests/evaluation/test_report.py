@@ -12,7 +12,7 @@ from lead.evaluation.report import params_summary, report
 PARAMS = {
     "models": {"de": {"kind": "de"}},
     "warmup": {"student": {"init": "models/init/de", "train_file": "data/mined/train.jsonl"},
-               "student_random": {"init": "models/init/de"}},
+               "student_random": {"init": "models/init/de", "train_file": "data/prepared/train.jsonl"}},
     "distill_runs": {
         "lead_cb": {"student": "models/student", "teacher": "models/cb_teacher"},
         "kd_cb": {"student": "models/student", "teacher": "models/cb_teacher", "layer_weight": 0.0},

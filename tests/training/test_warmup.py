@@ -102,4 +102,4 @@ def test_raw_colbert_layers_under_deep_supervision_are_warned_about(tiny, caplog
 
 def test_a_negative_layer_weight_is_refused():
     with pytest.raises(ValueError, match="layer_weight must be >= 0"):
-        WarmupConfig(init="de6", layer_weight=-1.0)
+        WarmupConfig(init="de6", train_file="t", layer_weight=-1.0)
