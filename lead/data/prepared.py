@@ -73,9 +73,12 @@ def _prepare_real(config: DataConfig, folder: Path) -> tuple[dict, set[str]]:
         passages = (Passage(d.docid, d.body[: config.document_chars], d.title) for d in documents)
     else:  # msmarco, dpr (psgs_w100.tsv: its header and quoting are read by the same reader)
         passages = msmarco.read_collection(require_file(root / config.collection, "collection"))
+    source = root / ("corpus.jsonl" if config.source == "beir" else config.collection)
     passage_ids: set[str] = set()  # ids only: the texts are streamed straight to the prepared file
     with atomic_open(folder / "collection.tsv") as out:
-        for p in passages:
+        for number, p in enumerate(passages, start=1):
+            if p.pid in passage_ids:  # judgments and negatives name passages by id: two texts under one id is no collection
+                raise DataFormatError(source, f"passage id {p.pid!r} appears twice (again as passage {number:,})")
             passage_ids.add(p.pid)
             out.write(f"{p.pid}\t{_clean(p.text)}" + (f"\t{_clean(p.title)}\n" if p.title else "\n"))
     if not passage_ids:

@@ -49,6 +49,15 @@ def test_qrels_naming_an_unknown_query_fail_with_file_and_line(tmp_path):
         prepare(config, tmp_path / "p")
 
 
+def test_a_passage_id_given_twice_fails_naming_the_file_and_the_id(tmp_path):
+    config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3"])
+    with open(tmp_path / "src" / "collection.tsv", "a") as handle:
+        handle.write("1\tA second text under id 1.\n")
+    with pytest.raises(DataFormatError, match=r"collection\.tsv: passage id '1' appears twice \(again as passage 4\)"):
+        prepare(config, tmp_path / "p")
+    assert not (tmp_path / "p").exists()
+
+
 def test_missing_source_folder_and_files(tmp_path):
     with pytest.raises(DataFormatError, match="data.path folder not found"):
         prepare(DataConfig(source="beir", path=str(tmp_path / "nope")), tmp_path / "p")

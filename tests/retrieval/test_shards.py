@@ -117,7 +117,7 @@ def test_approximate_indexes_find_most_of_the_exact_top_10(spec, minimum):
     vectors = (centres[rng.integers(16, size=4000)] + 0.3 * rng.normal(size=(4000, 32))).astype(np.float32)
     queries = vectors[:50] + 0.05 * rng.normal(size=(50, 32)).astype(np.float32)
     _, exact = search(build_index(vectors, use_gpu=False), queries, k=10)
-    blocks = [vectors[:2500], vectors[2500:]]  # built from blocks, trained on the first
+    blocks = [vectors[:2500], vectors[2500:]]  # built from blocks, trained on a sample of both
     _, approximate = search(build_index(blocks, use_gpu=False, spec=spec, nprobe=4), queries, k=10)
     overlap = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approximate, exact)])
     assert overlap >= minimum, (spec, overlap)
@@ -158,3 +158,14 @@ def test_hits_read_a_slice_of_queries_at_a_time_give_the_whole_run():
         assert list(run) == qids[start : start + 3]
         merged.update(run)
     assert merged == hits.run() and len(merged) == 7
+
+
+def test_a_trained_index_learns_from_rows_of_every_block_not_the_first_ones():
+    from lead.retrieval.index import _training_sample
+
+    blocks = [np.full((300, 2), float(i), dtype=np.float16) for i in range(4)]  # block i's rows all hold i
+    sample = _training_sample(blocks, 200)
+    assert sample.shape == (200, 2) and sample.dtype == np.float32
+    assert set(np.unique(sample[:, 0])) == {0.0, 1.0, 2.0, 3.0}  # the first 200 rows would all be block 0's
+    np.testing.assert_array_equal(sample, _training_sample(blocks, 200))  # seeded
+    assert len(_training_sample(blocks, 5000)) == 1200  # fewer rows than asked: all of them
