@@ -74,6 +74,7 @@ def search_collection(model: DualEncoder, data: PreparedData, queries: list[Quer
         blocks, folder = corpus, None
     else:  # float16 shards on disk, streamed in and out; a killed run resumes at its first missing shard
         folder = Path(config.embeddings_dir) / model_fingerprint(model, data)
+        _note_leftovers(folder)
         shards = encode_corpus(model, data.passages(), data.num_passages, folder, config.shard_size, config.batch_size,
                                fingerprint=folder.name)
         pids, blocks = shards.pids(), shards.blocks()
@@ -92,6 +93,16 @@ def search_collection(model: DualEncoder, data: PreparedData, queries: list[Quer
         "queries_and_search_s": finished - encoded,
     }
     return Hits([q.qid for q in queries], pids, indices, scores), timing
+
+
+def _note_leftovers(folder: Path) -> None:
+    """Warn about other models' shards beside ``folder``: interrupted runs' (a finished search removes its own),
+    kept so that re-running them resumes, but gigabytes each at MS MARCO scale."""
+    others = [f for f in folder.parent.glob("*") if f.is_dir() and f != folder] if folder.parent.is_dir() else []
+    if others:
+        size = sum(p.stat().st_size for f in others for p in f.glob("*") if p.is_file())
+        log.warning("%s holds the embeddings of %d interrupted run(s) of other models (%.1f GB): %s; delete them "
+                    "unless those runs are to resume", folder.parent, len(others), size / 1e9, ", ".join(f.name for f in others))
 
 
 def retrieve(model: DualEncoder, data: PreparedData, queries: list[Query], config: EvalConfig) -> tuple[Run, dict[str, float]]:

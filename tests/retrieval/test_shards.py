@@ -139,6 +139,19 @@ def test_retrieval_through_shards_gives_the_in_memory_run_and_removes_them(model
     assert list((tmp_path / "emb").iterdir()) == []
 
 
+def test_an_interrupted_runs_shards_are_kept_and_named_in_a_warning(model, tmp_path, caplog):
+    folder = tmp_path / "data"
+    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=4, dev_queries=2, test_queries=3, background_passages=5)), folder)
+    left = tmp_path / "emb" / "0123456789abcdef"  # another model's shards, from a killed run
+    left.mkdir(parents=True)
+    (left / "shard-00000.npy").write_bytes(b"x" * 1000)
+    config = EvalConfig(depth=5, batch_size=8, embeddings_dir=str(tmp_path / "emb"), shard_size=16)
+    with caplog.at_level("WARNING"):
+        retrieve(model, PreparedData(folder), PreparedData(folder).queries("test"), config)
+    assert "1 interrupted run(s) of other models" in caplog.text and "0123456789abcdef" in caplog.text
+    assert [p.name for p in (tmp_path / "emb").iterdir()] == [left.name]  # kept (it may resume); ours removed
+
+
 def test_a_graph_index_returns_the_full_depth_asked():
     """HNSW explores efSearch (16 by default) candidates; a top-1000 search must still return 1000 rows."""
     vectors = np.random.default_rng(2).normal(size=(3000, 16)).astype(np.float32)
