@@ -62,19 +62,23 @@ def setup(tmp_path_factory):
     return dict(root=root, data=data, models=models, examples=examples, store=store, step=step)
 
 
+def torchrun_two(worker: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``worker`` under torchrun with 2 CPU processes (gloo); fails the test if it fails or hangs."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker), *args]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    try:
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"torchrun did not finish in {timeout} s (hung?):\n{exc.stdout}\n{exc.stderr}")
+    assert done.returncode == 0, f"torchrun failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    return done
+
+
 @pytest.fixture(scope="module")
 def ddp_result(setup):
     out = setup["root"] / "result.pt"
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
-        "--models", str(setup["models"]), "--data", str(setup["data"]), "--step", str(setup["step"]), "--out", str(out),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    try:
-        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"torchrun did not finish in 300 s:\n{exc.stdout}\n{exc.stderr}")
-    assert done.returncode == 0, f"torchrun failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    torchrun_two(WORKER, "--models", str(setup["models"]), "--data", str(setup["data"]), "--step", str(setup["step"]),
+                 "--out", str(out))
     return torch.load(out, weights_only=False)
 
 
@@ -148,14 +152,7 @@ def test_ranks_meeting_a_checkpoint_of_another_run_start_over_together(setup):
     root.mkdir()
     (root / "data").symlink_to(setup["data"])
     tiny_bert_folder(root / "tiny", layers=2, hidden=32)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               str(Path(resume_worker.__file__).resolve()), "--root", str(root)]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    try:
-        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"torchrun hung:\n{exc.stdout}\n{exc.stderr}")
-    assert done.returncode == 0, f"torchrun failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    done = torchrun_two(Path(resume_worker.__file__).resolve(), "--root", str(root), timeout=240)
     assert done.stderr.count("starting over") >= 2
     for rank in (0, 1):
         assert json.loads((root / f"rank{rank}.json").read_text()) == {"starts": [0, 0]}
