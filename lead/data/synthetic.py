@@ -17,9 +17,13 @@ Passages written for each target:
 | near-miss | a person with two of the three concepts; the third belongs to someone else     | 1     |
 | scramble  | three people each holding exactly one of the three concepts                  | 0 (judged) |
 
-Plus background passages of random people. Judgments are computed exhaustively from the passages' people,
-not from how they were written, so an accidental match elsewhere is judged too: grade 3 = a person with all
-three concepts stated in one sentence, 2 = all three across sentences, 1 = a person with exactly two.
+Plus background passages of random people. Judgments are computed from the passages' people, not from how
+they were written, over every passage that holds all three of the query's concepts (the passages a bag of
+words cannot tell apart), so an accidental match elsewhere is judged too: grade 3 = a person with all three
+concepts stated in one sentence, 2 = all three across sentences, 1 = a person with exactly two (a near miss:
+the third concept is in the passage, bound to someone else), 0 = no person with two. A passage that lacks one
+of the concepts altogether is not judged, even where a person in it has the other two (``judgments(...,
+partial_matches=True)`` judges those as grade 1 too; BENCHMARKS.md shows what that does to graded NDCG).
 The near-miss and scramble passages hold every query concept, often in the query's own words, so lexical
 overlap ranks them high; training and dev judgments are binary (grade >= 2), the test split keeps the grades
 (TREC DL style, binary threshold 2).
@@ -302,10 +306,11 @@ class SyntheticBenchmark:
             words[attribute] = CONCEPTS[attribute][getattr(target, attribute)][form]
         return _articles(self.rng.choice(QUERY_TEMPLATES).format(**words)), target
 
-    def judgments(self, target: Person) -> dict[int, int]:
-        """Passage index -> grade for one target, from the people in every passage (exhaustive)."""
+    def judgments(self, target: Person, partial_matches: bool = False) -> dict[int, int]:
+        """Passage index -> grade for one target, from the people in every passage that holds all three of its
+        concepts (every such passage is judged); ``partial_matches``: in every passage that holds two of them."""
         grades = {}
-        for index in self._candidates(target):
+        for index in self._candidates(target, 2 if partial_matches else 3):
             best = 0
             for m in self.passages[index]:
                 shared = sum(a == b for a, b in zip(m.person.concepts(), target.concepts()))
@@ -314,8 +319,9 @@ class SyntheticBenchmark:
             grades[index] = best
         return grades
 
-    def _candidates(self, target: Person) -> set[int]:
-        """Passages holding every concept of ``target`` (the only ones that can be graded or are traps)."""
+    def _candidates(self, target: Person, concepts: int = 3) -> set[int]:
+        """Passages holding at least ``concepts`` of the three concepts of ``target`` (3: the traps and the
+        relevant passages; a grade 1 needs two)."""
         if not hasattr(self, "_by_concept"):
             self._by_concept = defaultdict(set)
             for index, mentions in enumerate(self.passages):
@@ -323,7 +329,9 @@ class SyntheticBenchmark:
                     for attribute, value in zip(ATTRIBUTES, m.person.concepts()):
                         self._by_concept[attribute, value].add(index)
         sets = [self._by_concept[a, v] for a, v in zip(ATTRIBUTES, target.concepts())]
-        return set.intersection(*sets)
+        if concepts == 3:
+            return set.intersection(*sets)
+        return (sets[0] & sets[1]) | (sets[0] & sets[2]) | (sets[1] & sets[2])
 
     # -- files ------------------------------------------------------------------------------------------
     def write(self, folder: str | Path) -> dict:
