@@ -310,13 +310,15 @@ class SyntheticBenchmark:
         """Passage index -> grade for one target, from the people in every passage that holds all three of its
         concepts (every such passage is judged); ``partial_matches``: in every passage that holds two of them."""
         grades = {}
-        for index in self._candidates(target, 2 if partial_matches else 3):
+        holding_all = self._candidates(target)
+        for index in self._candidates(target, 2) if partial_matches else holding_all:
             best = 0
             for m in self.passages[index]:
                 shared = sum(a == b for a, b in zip(m.person.concepts(), target.concepts()))
                 grade = (2 if m.split else 3) if shared == 3 else (1 if shared == 2 else 0)
                 best = max(best, grade)
-            grades[index] = best
+            if best or index in holding_all:  # a partial match is judged only where it is one (grade 1)
+                grades[index] = best
         return grades
 
     def _candidates(self, target: Person, concepts: int = 3) -> set[int]:

@@ -57,6 +57,27 @@ def test_judgments_follow_the_binding_of_concepts_to_one_person():
                 assert max(shared) <= 1
 
 
+def test_every_passage_holding_the_query_concepts_is_judged_and_partial_matches_only_on_request():
+    """The rule as stated: the people of every passage that holds all three concepts are graded, and no other
+    passage; partial_matches=True adds, as grade 1, passages lacking a concept where a person has the other two."""
+    bench = SyntheticBenchmark(SyntheticConfig(**SMALL)).build()
+    added = 0
+    for _, target in bench.queries["test"]:
+        judged, partial = bench.judgments(target), bench.judgments(target, partial_matches=True)
+        for index, people in enumerate(bench.passages):  # every passage, not the generator's candidate sets
+            holds = [any(getattr(m.person, a) == v for m in people) for a, v in zip(ATTRIBUTES, target.concepts())]
+            best = max(sum(a == b for a, b in zip(m.person.concepts(), target.concepts())) for m in people)
+            assert (index in judged) == all(holds), index
+            if index in partial and index not in judged:
+                assert partial[index] == 1 and best == 2 and sum(holds) == 2
+                added += 1
+            else:
+                assert (index in partial) == (index in judged) and partial.get(index) == judged.get(index)
+            if best == 2 and sum(holds) == 2:
+                assert index in partial
+    assert added > 0
+
+
 def main_mention(bench, target):
     """The one-sentence description of the query's own target person (in its grade-3 passage)."""
     return next(
