@@ -238,9 +238,12 @@ class DivideConfig:
     rule: Literal["marco", "nq"] = "marco"
     student_min: int = 1  # marco: keep iff student_min <= r_S <= student_max and r_T <= teacher_max (0-based)
     student_max: int = 14
-    teacher_max: int = 0  # nq: keep iff r_T < r_S and r_T <= teacher_max (PROD: 14)
+    teacher_max: int | None = None  # marco: r_T <= teacher_max (PROD: 0); nq: r_T < r_S and r_T <= it (PROD: 14);
+    # null: PROD's value for the rule
 
     def __post_init__(self):
+        if self.teacher_max is None:
+            self.teacher_max = 0 if self.rule == "marco" else 14
         if not 1 <= self.keep <= self.depth:
             raise ValueError(f"keep must be between 1 and depth ({self.depth}), got {self.keep}")
         if self.student_max >= self.depth:

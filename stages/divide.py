@@ -16,7 +16,7 @@ from lead.data.examples import read_training_file, write_training_file
 from lead.data.prepared import PreparedData
 from lead.io import write_json
 from lead.models.dual_encoder import DualEncoder
-from lead.models.factory import load_scorer
+from lead.models.factory import inference_device, load_scorer
 from lead.retrieval.division import divide_training_set
 from stages.common import pick, stage_args
 
@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     for role in ("student", "teacher"):
         if not getattr(config, role):
             raise SystemExit(f"{args.params}: {key}.{role}: missing (name the model folder)")
-    student, teacher = load_scorer(config.student), load_scorer(config.teacher)
+    device = inference_device()
+    student, teacher = load_scorer(config.student, device), load_scorer(config.teacher, device)
     if not isinstance(student, DualEncoder):
         raise SystemExit(f"{args.params}: {key}.student: {config.student} is a {student.kind} model; it must retrieve (a dual encoder)")
     examples = list(read_training_file("data/prepared/train.jsonl"))

@@ -15,7 +15,7 @@ from lead.evaluation.dense import evaluate_scorer
 from lead.evaluation.runs import write_trec_run
 from lead.io import write_json
 from lead.logs import log_metrics
-from lead.models.factory import load_scorer, parameter_count
+from lead.models.factory import inference_device, load_scorer, parameter_count
 from lead.seeding import seed_everything
 from stages.common import pick, stage_args
 
@@ -27,13 +27,13 @@ def main(argv: list[str] | None = None) -> None:
     folder = pick(params.eval.dense, args.name, "eval.dense", args.params)
     seed_everything(params.seed)
     split = params.eval.split
-    model = load_scorer(folder)
+    model = load_scorer(folder, inference_device())
     result = evaluate_scorer(model, PreparedData("data/prepared"), split, params.eval)
 
     write_trec_run(f"runs/{args.name}.{split}.trec", result.run, tag=args.name, depth=params.eval.depth)
     log_metrics(f"metrics/{args.name}", {f"{split}/{k}": v for k, v in result.metrics.items()})
     write_json(f"metrics/{args.name}/timing.json", {**result.timing, "parameters": parameter_count(model)})
-    log.info("%s %s: %s", args.name, split, ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    log.info("%s %s (on %s): %s", args.name, split, model.device, ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import logging
 from lead.data.examples import read_training_file, write_training_file
 from lead.data.prepared import PreparedData
 from lead.models.dual_encoder import DualEncoder
-from lead.models.factory import load_scorer
+from lead.models.factory import inference_device, load_scorer
 from lead.retrieval.mining import mine_negatives
 from stages.common import pick, stage_args
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         folder = pick(params.flash, args.name, "flash", args.params)
         key, out = f"flash.{args.name}", f"data/flash/{args.name}/train.jsonl"
-    model = load_scorer(folder)
+    model = load_scorer(folder, inference_device())
     if not isinstance(model, DualEncoder):
         raise SystemExit(f"{args.params}: {key}: {folder} is a {model.kind} model; mining needs a dual encoder")
     examples = list(read_training_file("data/prepared/train.jsonl"))

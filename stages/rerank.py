@@ -14,7 +14,7 @@ from lead.data.prepared import PreparedData
 from lead.evaluation.dense import score_run
 from lead.evaluation.runs import ranked, read_trec_run, write_trec_run
 from lead.logs import log_metrics
-from lead.models.factory import load_scorer
+from lead.models.factory import inference_device, load_scorer
 from lead.retrieval.mining import rerank
 from lead.seeding import seed_everything
 from stages.common import pick, stage_args
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     first = read_trec_run(f"runs/{params.eval.first_stage}.{split}.trec")
     candidates = {qid: [pid for pid, _ in ranked(scores, depth)] for qid, scores in first.items()}
     queries = {q.qid: q.text for q in data.queries(split)}
-    run = rerank(load_scorer(folder), queries, candidates, data.store,
+    run = rerank(load_scorer(folder, inference_device()), queries, candidates, data.store,
                  params.eval.batch_size)
     metrics = score_run(data, split, run, params.eval)
     write_trec_run(f"runs/{args.name}.rerank.{split}.trec", run, tag=f"{args.name}.rerank")

@@ -143,7 +143,9 @@ class BatchSampler:
         self.per_rank, self.world_size = queries_per_rank, world_size
         self.global_size = queries_per_rank * world_size
         if self.global_size > len(examples):
-            raise ValueError(f"global batch of {self.global_size} queries but only {len(examples)} training queries")
+            raise ValueError(f"a global batch of {self.global_size} queries ({queries_per_rank} per process x {world_size}) "
+                             f"but only {len(examples)} training queries: lower train.batch_queries or the number of "
+                             "processes (a divided set can be small)")
         self.negatives, self.sampling, self.seed = negatives, sampling, seed
         self.steps_per_epoch = len(examples) // self.global_size  # the last partial batch is dropped
 

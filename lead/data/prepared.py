@@ -247,6 +247,10 @@ class PreparedData:
         return int(self.meta.get("rel_threshold", 1))
 
     def threshold(self, split: str) -> int:
-        """The binary relevance threshold a split is scored with: the data's (graded) one on test; train and
-        dev judgments are written binary (the embedded benchmark's grade >= 2 as 1), so >= 1 there."""
-        return self.rel_threshold if split == "test" else 1
+        """The binary relevance threshold a split is scored with: ``data.rel_threshold`` on test, and on any
+        other split whose judgments are graded (TREC DL 2019 as dev: >= 2, as the test split it stands for);
+        >= 1 on binary ones (the embedded benchmark writes train and dev as grade >= 2 -> 1; MS MARCO's)."""
+        if split == "test":
+            return self.rel_threshold
+        graded = max((grade for judged in self.qrels(split).values() for grade in judged.values()), default=1) > 1
+        return self.rel_threshold if graded else 1

@@ -77,8 +77,14 @@ def describe(params: Params, folder: str) -> tuple[str, str]:
                 return method, _short(config.teacher) if uses_teacher else "-"
     for name, run in params.warmup.items():
         if folder == f"models/{name}":
-            negatives = "mined negatives" if "mined" in run.train_file or "flash" in run.train_file else "random negatives"
-            return f"warm-up ({negatives})", "-"
+            if "mined" in run.train_file or "flash" in run.train_file:
+                negatives = "mined negatives"
+            elif run.train_file == "data/prepared/train.jsonl" and params.data.train_negatives:
+                negatives = f"the first {params.data.train_negatives_per_query} official negatives per query"
+            else:
+                negatives = "random negatives"
+            start = "" if run.init.startswith("models/init/") else f", continued from {_short(run.init)}"
+            return f"warm-up ({negatives}{start})", "-"
     if folder.startswith("models/init/"):
         return "pretrained, not trained", "-"
     return "", "-"
@@ -88,12 +94,16 @@ def _model_shape(folder: str) -> tuple[str, str]:
     """(kind, layers) read from the saved model folder."""
     try:
         config = read_scorer_config(folder)
-        layers = config.num_layers
-        if layers is None:
-            layers = json.loads((Path(folder) / "encoder" / "config.json").read_text()).get("num_hidden_layers")
-        return config.kind, str(layers)
     except (OSError, ValueError):  # ModelLoadError and ConfigError are ValueErrors: a model not trained yet
         return "?", "?"
+    layers = config.num_layers
+    if layers is None:  # the encoder's own depth; a two-tower dual encoder's towers have the same one
+        encoder = "query_encoder" if config.kind == "de" and not config.shared else "encoder"
+        try:
+            layers = json.loads((Path(folder) / encoder / "config.json").read_text()).get("num_hidden_layers")
+        except (OSError, ValueError):
+            layers = "?"
+    return config.kind, str(layers)
 
 
 def _read(path: Path) -> dict:

@@ -22,7 +22,7 @@ from lead.config import EvalConfig, SweepConfig
 from lead.data.prepared import PreparedData
 from lead.evaluation.dense import evaluate_scorer
 from lead.io import atomic_dir, write_json
-from lead.models.factory import load_scorer, read_scorer_config
+from lead.models.factory import inference_device, load_scorer, read_scorer_config
 from lead.training.loop import SNAPSHOT_RUN, SNAPSHOTS, step_folders
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def run_sweep(name: str, config: SweepConfig, data: PreparedData, eval_config: E
     scores: dict[int, dict[str, float]] = {}
     with Live(dir=str(logs), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         for step in tqdm(steps, desc=f"sweep {name}"):
-            metrics = evaluate_scorer(load_scorer(config.model_in(available[step])), data, config.split, eval_config).metrics
+            metrics = evaluate_scorer(load_scorer(config.model_in(available[step]), inference_device()), data, config.split, eval_config).metrics
             if config.metric not in metrics:
                 raise SweepError(f"sweep.{name}.metric: {config.metric!r} is not measured (have: {', '.join(metrics)})")
             scores[step] = metrics

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -122,11 +123,22 @@ def load_head(head: nn.Module, path: Path) -> None:
     head.load_state_dict(state)
 
 
-def load_scorer(folder: str | Path) -> Scorer:
-    """Load a folder written by ``save_scorer``."""
+def inference_device() -> torch.device:
+    """Where the stages that only run a model (evaluate, rerank, mine, flash, divide, sweep) run it: the GPU when
+    there is one. Training places its models itself (the Trainer, per process under torchrun)."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def load_scorer(folder: str | Path, device: torch.device | str | None = None) -> Scorer:
+    """Load a folder written by ``save_scorer``, on ``device`` in eval mode when one is given (on the CPU, in
+    train mode as built, otherwise)."""
+    scorer = _load_scorer(Path(folder))
+    return scorer if device is None else scorer.to(device).eval()
+
+
+def _load_scorer(folder: Path) -> Scorer:
     from transformers import AutoTokenizer
 
-    folder = Path(folder)
     config = read_scorer_config(folder)
     if config.kind == "de" and not config.shared:
         towers = [_load_encoder_strict(folder / "query_encoder"), _load_encoder_strict(folder / "passage_encoder")]

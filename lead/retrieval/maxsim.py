@@ -39,8 +39,9 @@ def exhaustive_maxsim(model: ColBERT, data: PreparedData, queries: list[Query], 
     for start in tqdm(range(0, len(queries), batch_size), desc="MaxSim search"):
         batch = queries[start : start + batch_size]
         q = model.encode_queries(model.tokenize_queries([x.text for x in batch]))
+        device = q["tokens"].device  # the passages wait on the CPU in float16; each slice goes to the model's device
         scores = torch.cat(
-            [maxsim(q["tokens"].float(), q["mask"], tokens[i : i + 256].float(), masks[i : i + 256])
+            [maxsim(q["tokens"].float(), q["mask"], tokens[i : i + 256].to(device).float(), masks[i : i + 256].to(device))
              for i in range(0, len(pids), 256)], 1
         )
         top = scores.topk(k, dim=1)

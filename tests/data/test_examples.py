@@ -151,3 +151,13 @@ def test_examples_from_qrels_keeps_judged_queries_with_a_relevant_passage():
     qrels = {"1": {"p9": 2, "p1": 3, "p5": 1}, "2": {"p4": 1}}
     assert examples_from_qrels(queries, qrels, min_grade=2) == [QueryExample("1", "a", ["p1", "p9"])]
     assert examples_from_qrels(queries, qrels) == [QueryExample("1", "a", ["p1", "p5", "p9"]), QueryExample("2", "b", ["p4"])]
+
+
+def test_a_batch_larger_than_the_training_set_names_the_params_to_lower(prepared):
+    from lead.data.examples import BatchSampler
+
+    data = PreparedData(prepared)
+    examples = examples_from_qrels(data.queries("train"), data.qrels("train"))[:15]  # a small divided set
+    with pytest.raises(ValueError, match=r"a global batch of 24 queries \(8 per process x 3\) but only 15 training "
+                                         r"queries: lower train\.batch_queries or the number of processes"):
+        BatchSampler(examples, PassageStore(prepared / "collection.tsv"), 8, 1, world_size=3)

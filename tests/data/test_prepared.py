@@ -49,6 +49,19 @@ def test_qrels_naming_an_unknown_query_fail_with_file_and_line(tmp_path):
         prepare(config, tmp_path / "p")
 
 
+def test_a_graded_split_is_scored_at_the_data_threshold_a_binary_one_at_1(tmp_path):
+    """TREC DL 2019 as dev (graded) is scored as the test split it stands for (grade >= 2 relevant); a binary
+    split (MS MARCO dev.small, the embedded benchmark's train and dev) at >= 1."""
+    config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3", "19335 Q0 1 1", "47923 Q0 7 2"])
+    (tmp_path / "src" / "binary.txt").write_text("19335 0 0 1\n47923 0 7 1\n")
+    config.rel_threshold = 2
+    config.splits = {"dev": SplitFiles("queries.tsv", "qrels.txt"), "train": SplitFiles("queries.tsv", "binary.txt"),
+                     "test": SplitFiles("queries.tsv", "binary.txt")}
+    prepare(config, tmp_path / "p")
+    data = PreparedData(tmp_path / "p")
+    assert (data.threshold("dev"), data.threshold("train"), data.threshold("test")) == (2, 1, 2)
+
+
 def test_a_passage_id_given_twice_fails_naming_the_file_and_the_id(tmp_path):
     config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3"])
     with open(tmp_path / "src" / "collection.tsv", "a") as handle:

@@ -47,6 +47,31 @@ def test_rows_describe_each_model_and_carry_its_metrics(tmp_path):
     assert "## The params that produced it" in text and "lead_cb:" in text and "dense:" not in text
 
 
+def test_warm_ups_on_official_negatives_or_continued_are_described_so(tmp_path):
+    from lead.config import parse, Params
+    from lead.evaluation.report import describe
+
+    params = parse(Params, {**PARAMS, "data": {"source": "msmarco", "path": "x", "train_negatives": "triples.tsv",
+                                               "train_negatives_per_query": 30},
+                            "warmup": {**PARAMS["warmup"],
+                                       "more": {"init": "models/student", "train_file": "data/mined/train.jsonl"}}})
+    assert describe(params, "models/student_random") == ("warm-up (the first 30 official negatives per query)", "-")
+    assert describe(params, "models/more") == ("warm-up (mined negatives, continued from student)", "-")
+
+
+def test_the_depth_of_a_two_tower_dual_encoder_is_read_from_its_query_tower(tmp_path):
+    from lead.evaluation.report import _model_shape
+    from lead.models.base import ScorerConfig
+    from lead.models.factory import build_scorer, save_scorer
+    from tests.helpers import tiny_bert_folder
+
+    tiny = str(tiny_bert_folder(tmp_path / "tiny", layers=3))
+    for shared in (True, False):
+        save_scorer(build_scorer(ScorerConfig(kind="de", name=tiny, shared=shared)), tmp_path / f"de-{shared}")
+        assert _model_shape(str(tmp_path / f"de-{shared}")) == ("de", "3")
+    assert _model_shape(str(tmp_path / "not-trained-yet")) == ("?", "?")
+
+
 def test_plot_data_has_every_evaluated_model_and_recall_curves_from_the_runs(tmp_path, monkeypatch):
     from lead.config import DataConfig
     from lead.data.prepared import PreparedData, prepare

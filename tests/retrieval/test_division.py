@@ -63,3 +63,10 @@ def test_rule_checks_its_ranks():
         DivisionRule(student_min=5, student_max=2)
     with pytest.raises(ValueError, match="marco or nq"):
         DivisionRule(kind="trec")
+
+
+def test_each_rule_defaults_to_prods_teacher_cut_off():
+    from lead.config import DivideConfig
+
+    assert DivideConfig().teacher_max == 0 and DivideConfig(rule="nq").teacher_max == 14  # spec B.9: r_T = 0; NQ: r_T < 15
+    assert DivideConfig(rule="nq", teacher_max=3).teacher_max == 3

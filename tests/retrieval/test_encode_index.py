@@ -46,3 +46,29 @@ def test_encoding_out_of_memory_names_the_batch_size(tmp_path, monkeypatch):
     monkeypatch.setattr(model, "embed_passages", oom)
     with pytest.raises(OutOfMemory, match=r"encoding passages: out of GPU memory .*lower eval\.batch_size \(now 8\)"):
         encode(model, iter([Passage("1", "text")]), "passages", 1, batch_size=8, progress=False)
+
+
+def test_exhaustive_maxsim_ranks_every_passage_as_the_colbert_scores_do(tmp_path):
+    """ColBERT's full retrieval (passage token vectors kept in float16, each slice scored on the model's device)
+    against the model scoring each query's every passage itself."""
+    from lead.config import DataConfig
+    from lead.data.prepared import PreparedData, prepare
+    from lead.data.synthetic import SyntheticConfig
+    from lead.models.factory import build_scorer
+    from lead.retrieval.maxsim import exhaustive_maxsim
+    from lead.retrieval.mining import rerank
+
+    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=4, dev_queries=2, test_queries=3, background_passages=5)), tmp_path / "d")
+    data = PreparedData(tmp_path / "d")
+    torch.manual_seed(0)
+    model = build_scorer(ScorerConfig(kind="colbert", name=str(tiny_bert_folder(tmp_path / "m")), dim=16, passage_max_length=48))
+    queries = data.queries("test")
+    run = exhaustive_maxsim(model, data, queries, depth=5, batch_size=8)
+    every = [p.pid for p in data.passages()]
+    direct = rerank(model, {q.qid: q.text for q in queries}, {q.qid: every for q in queries}, data.store, progress=False)
+    for q in queries:
+        best = sorted(direct[q.qid].items(), key=lambda item: -item[1])[:5]
+        assert len(run[q.qid]) == 5
+        for (pid, score), (got_pid, got) in zip(best, sorted(run[q.qid].items(), key=lambda item: -item[1])):
+            assert got == pytest.approx(score, abs=2e-2)  # float16 passage vectors
+        assert {pid for pid, _ in best[:1]} <= set(run[q.qid])
