@@ -16,4 +16,4 @@ import torch.nn.functional as F
 
 
 def contrastive_nll(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(scores.float(), targets)
+    return F.cross_entropy(scores.to(torch.promote_types(scores.dtype, torch.float32)), targets)  # float64 stays

@@ -22,7 +22,7 @@ def kl_divergence(target: torch.Tensor, inputs: torch.Tensor, target_temperature
                   input_temperature: float = 1.0) -> torch.Tensor:
     if target.shape != inputs.shape:
         raise ValueError(f"target scores {tuple(target.shape)} and input scores {tuple(inputs.shape)} must cover the same candidates")
-    dtype = torch.promote_types(target.dtype, torch.float32)  # at least float32, float64 stays
+    dtype = torch.promote_types(torch.promote_types(target.dtype, inputs.dtype), torch.float32)  # float64 stays
     log_p = F.log_softmax(target.to(dtype) / target_temperature, dim=-1)
     log_q = F.log_softmax(inputs.to(dtype) / input_temperature, dim=-1)
     return F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(-1).mean(-1)

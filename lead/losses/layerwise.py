@@ -32,7 +32,8 @@ def layer_weights(teacher_layers: torch.Tensor, targets: torch.Tensor, layer_tem
     """lambda [k] = softmax(-NLL_i / tau_L) of each teacher layer's own ranking of the positives (no gradient)."""
     with torch.no_grad():
         k = teacher_layers.shape[0]
-        nll = F.cross_entropy(teacher_layers.float().flatten(0, 1), targets.repeat(k), reduction="none").view(k, -1).mean(1)
+        scores = teacher_layers.to(torch.promote_types(teacher_layers.dtype, torch.float32))  # float64 stays
+        nll = F.cross_entropy(scores.flatten(0, 1), targets.repeat(k), reduction="none").view(k, -1).mean(1)
         return torch.softmax(-nll / layer_temperature, dim=0)
 
 

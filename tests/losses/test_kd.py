@@ -45,6 +45,11 @@ def test_dkd_worked_example():
     assert dkd(student, teacher, positive, 1.0, alpha=2.0, beta=0.0).item() == pytest.approx(2 * tckd, rel=1e-6)
     # T = 2 on doubled teacher scores: the same distributions, times T^2
     assert dkd(student, 2 * teacher, positive, 2.0, 1.0, 1.0).item() == pytest.approx(4 * (tckd + nckd), rel=1e-6)
+    # and the student is tempered too: doubled student scores at T = 2 are the student of T = 1 (a student left
+    # untempered would be [ln 9, ln 4, 0] here, another distribution)
+    other = t([[0.4, -0.3, 0.2]])
+    assert dkd(2 * other, 2 * teacher, positive, 2.0, 1.0, 1.0).item() == pytest.approx(
+        4 * dkd(other, teacher, positive, 1.0, 1.0, 1.0).item(), rel=1e-6)
     # summed over queries then divided by Q: two identical queries give the one-query value
     two = dkd(student.repeat(2, 1), teacher.repeat(2, 1), torch.tensor([0, 0]), 1.0, 1.0, 1.0)
     assert two.item() == pytest.approx(tckd + nckd, rel=1e-6)

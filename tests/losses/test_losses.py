@@ -74,6 +74,11 @@ def test_response_kl_both_directions_and_target_temperature():
     assert forward.item() == pytest.approx(0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1))
     _, none = response_kl(student, teacher, reverse=False)
     assert none.item() == 0.0
+    # a peaked teacher as the target: tau tempers it in the forward term ([4 ln 3, 0] at tau = 2 is [9/10, 1/10])
+    # and leaves it whole as the input of the reverse term (against a uniform student target)
+    forward, reverse = response_kl(t([[0.0, 0.0]]), t([[4 * LN3, 0.0]]), temperature=2.0)
+    assert forward.item() == pytest.approx(0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5))
+    assert reverse.item() == pytest.approx(0.5 * math.log(0.5 / (81 / 82)) + 0.5 * math.log(0.5 / (1 / 82)))
 
 
 def _grads(detach: bool, reverse: bool = True):
@@ -134,3 +139,15 @@ def test_layer_weights_are_constants_and_the_temperature_is_on_the_target():
     tempered = t([[[0.0, 0.0]], [[2 * LN3, 0.0]]])
     _, _, kls = layerwise_kl(t([[[0.0, 0.0]], [[0.0, 0.0]]]), tempered, torch.tensor([0]), temperature=2.0)
     assert kls.tolist() == pytest.approx([0.0, KL_34_TO_HALF])
+    # a peaked student: [ln 3, 0] stays [3/4, 1/4] as the input at tau = 2 (tempered it would be [0.634, 0.366])
+    _, _, kls = layerwise_kl(t([[[LN3, 0.0]]]), t([[[0.0, 0.0]]]), torch.tensor([0]), temperature=2.0)
+    assert kls.tolist() == pytest.approx([KL_HALF_TO_34])
+
+
+def test_float64_scores_are_computed_in_float64():
+    """Losses upcast bf16/float16 to float32 but keep float64 (gradcheck needs it)."""
+    scores = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([0, 1, 2])
+    assert contrastive_nll(scores, targets).dtype == torch.float64
+    assert torch.autograd.gradcheck(lambda s: contrastive_nll(s, targets), (scores,))
+    assert kl_divergence(torch.randn(3, 5), scores).dtype == torch.float64  # either side float64: float64

@@ -78,6 +78,44 @@ def test_total_is_the_weighted_sum_of_the_logged_terms(setup, kind):
     assert terms["student_nll"] == pytest.approx(contrastive_nll(student.final, torch.tensor([0, 3, 6])).item(), rel=1e-5)
 
 
+def _hand_kl(target: torch.Tensor, inputs: torch.Tensor, tau: float) -> torch.Tensor:
+    """mean over rows of KL(softmax(target / tau) || softmax(inputs)), in float64, written out."""
+    p = torch.softmax(target.double() / tau, -1)
+    return (p * (p.log() - torch.log_softmax(inputs.double(), -1))).sum(-1).mean()
+
+
+def _hand_nll(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return -torch.log_softmax(scores.double(), -1)[torch.arange(len(targets)), targets].mean()
+
+
+@pytest.mark.parametrize("kind, trainable, tau, tau_layers, reweight", [
+    ("de", True, 2.0, 3.0, True), ("colbert", False, 0.5, 10.0, True), ("ce", True, 1.5, 0.7, False)])
+def test_the_loss_is_the_spec_formula_recomputed_from_the_score_matrices(setup, kind, trainable, tau, tau_layers, reweight):
+    """Spec A.6 written out independently of lead/losses: NLLs, KL(P_tau(T) || P(S)) and, for a trained teacher,
+    KL(P_tau(S) || P(T)); layer KLs re-weighted by softmax(-NLL_teacher_layer / tau_L) (uniform 1/k without
+    re-weighting); temperatures other than 1, a frozen teacher, a cross-encoder's own candidates."""
+    _, _, folders = setup
+    student, teacher = scorer(folders, "student"), scorer(folders, "teacher", kind)
+    config = DistillConfig(student="s", teacher="t", layers=2, temperature=tau, layer_temperature=tau_layers,
+                           reweight=reweight, teacher_trainable=trainable, student_weight=0.5, teacher_weight=2.0,
+                           response_weight=3.0, layer_weight=0.7)
+    method = Distill(student, teacher, config)
+    b = batch(setup)
+    loss, _ = run(method, b)
+    own, pairs = kind == "ce", method.selector.pairs(0)
+    with torch.no_grad():
+        s, t = student.scores(b, own, layers=pairs.student), teacher.scores(b, own, layers=pairs.teacher)
+    y = s.targets(own, b.group_size)
+    assert s.final.shape == t.final.shape == ((3, 3) if own else (3, 9))
+    layer_nll = torch.stack([_hand_nll(layer, y) for layer in t.layers])
+    weights = torch.softmax(-layer_nll / tau_layers, 0) if reweight else torch.full((2,), 0.5, dtype=torch.float64)
+    layer_term = sum(w * _hand_kl(tl, sl, tau) for w, tl, sl in zip(weights, t.layers, s.layers))
+    expected = 0.5 * _hand_nll(s.final, y) + 3.0 * _hand_kl(t.final, s.final, tau) + 0.7 * layer_term
+    if trainable:
+        expected = expected + 2.0 * _hand_nll(t.final, y) + 3.0 * _hand_kl(s.final, t.final, tau)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 def test_a_cross_encoder_teacher_restricts_the_student_to_its_own_candidates(setup):
     _, _, folders = setup
     method = Distill(scorer(folders, "student"), scorer(folders, "teacher", "ce"), DistillConfig(student="s", teacher="t"))

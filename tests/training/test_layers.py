@@ -41,6 +41,12 @@ def test_random_draws_are_sorted_subsets_fixed_within_an_interval():
     # every layer is drawn over time (no index past the depth, none starved)
     assert {u for p in draws for u in p.student} == set(range(1, 7))
     assert {t for p in draws for t in p.teacher} == set(range(1, 13))
+    # student and teacher layers are drawn independently (spec A.6): one student draw meets many teacher draws
+    many = [LayerSelector("random", 3, 6, 12, resample_every=1, seed=5).pairs(step) for step in range(2000)]
+    met = {}
+    for pairs in many:
+        met.setdefault(pairs.student, set()).add(pairs.teacher)
+    assert min(len(teachers) for teachers in met.values()) > 10 and len(met) == 20  # C(6,3) student subsets
 
 
 def test_k_all_and_fixed_lists():
