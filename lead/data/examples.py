@@ -179,8 +179,8 @@ class BatchSampler:
                 if pid not in example.positives and pid not in chosen:
                     chosen.append(pid)
             return chosen
-        if len(pool) < self.negatives:  # the reference repeats a short list
-            pool = (pool * (self.negatives // len(pool) + 1))
-        if self.sampling == "descend":
-            return pool[: self.negatives]
+        if self.sampling == "descend":  # the top of the list in rank order; a short list repeated (the reference)
+            return (pool * (self.negatives // len(pool) + 1))[: self.negatives]
+        if len(pool) < self.negatives:  # the reference repeats a short shuffled list: every entry appears
+            return [pool[i] for i in np.resize(rng.permutation(len(pool)), self.negatives)]
         return [pool[i] for i in rng.choice(len(pool), size=self.negatives, replace=False)]

@@ -466,12 +466,18 @@ def test_descend_takes_the_first_negatives_and_a_short_list_is_repeated(store):
     assert groups["b"] == [pids[1], pids[20], pids[21], pids[20]]
     five = BatchSampler([short], store, queries_per_rank=1, negatives=5, sampling="descend").batch(0).pids
     assert five == [pids[1], pids[20], pids[21], pids[20], pids[21], pids[20]]
-    # random sampling draws from the repeated list without replacement: both negatives, neither more than 3 times
+    # random sampling repeats the shuffled short list: every entry, each as often as the others (give or take one)
+    orders = set()
+    three = QueryExample("c", "query c", [pids[1]], [pids[20], pids[21], pids[22]])
     for step in range(10):
         drawn = BatchSampler([short], store, queries_per_rank=1, negatives=5, sampling="random", seed=3).batch(step).pids[1:]
-        assert set(drawn) == {pids[20], pids[21]} and max(drawn.count(p) for p in drawn) <= 3
+        assert sorted(drawn.count(p) for p in set(drawn)) == [2, 3] and set(drawn) == {pids[20], pids[21]}
+        drawn = BatchSampler([three], store, queries_per_rank=1, negatives=4, sampling="random", seed=3).batch(step).pids[1:]
+        assert set(drawn) == {pids[20], pids[21], pids[22]} and drawn[3] == drawn[0]  # was: one entry could be missed
+        orders.add(tuple(drawn[:3]))
         ranked_draw = BatchSampler([ranked], store, 1, 3, sampling="random", seed=3).batch(step).pids[1:]
         assert set(ranked_draw) <= set(pids[10:16]) and len(set(ranked_draw)) == 3
+    assert len(orders) > 1  # shuffled
 
 
 def test_random_negatives_fail_instead_of_looping_when_the_collection_is_too_small(store):
