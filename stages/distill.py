@@ -43,11 +43,12 @@ def run(params: Params, name: str, section: str, params_file: str) -> None:
     seed_everything(train.seed)
     student, teacher = load_scorer(config.student), load_scorer(config.teacher)
     method = Distill(student, teacher, config, train.candidates, seed=train.seed)
-    examples = list(read_training_file(config.train_file))
+    store = PassageStore(COLLECTION)
+    examples = list(read_training_file(config.train_file, store))
     if config.epochs is not None:  # passes over the file: one step takes batch_queries x world x grad_accum queries
         per_step = train.batch_queries * dist.world_size * train.grad_accum
         train = replace(train, steps=max(1, math.ceil(config.epochs * len(examples) / per_step)))
-    sampler = BatchSampler(examples, PassageStore(COLLECTION), train.batch_queries,
+    sampler = BatchSampler(examples, store, train.batch_queries,
                            train.negatives, train.negative_sampling, train.seed, dist.world_size)
     log.info("%s %s: %s student (%d layers) from %s %s teacher (%d layers, %s), %s candidates, %d steps on %d queries",
              section, name, config.student, student.num_layers, "trained" if config.teacher_trainable else "frozen",

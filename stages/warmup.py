@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     dist = init_distributed()
     seed_everything(train.seed)
     scorer = load_scorer(run.init)
-    examples = list(read_training_file(run.train_file))
-    sampler = BatchSampler(examples, PassageStore(COLLECTION), train.batch_queries,
+    store = PassageStore(COLLECTION)
+    examples = list(read_training_file(run.train_file, store))
+    sampler = BatchSampler(examples, store, train.batch_queries,
                            train.negatives, train.negative_sampling, train.seed, dist.world_size)
     log.info("warmup %s: %s from %s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
              run.init, len(examples), train.steps, dist.world_size)

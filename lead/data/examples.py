@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import Container, Iterable, Iterator, Literal
 
 import numpy as np
 
@@ -45,7 +45,10 @@ def write_training_file(path: str | Path, examples: Iterable[QueryExample]) -> i
     return n
 
 
-def read_training_file(path: str | Path) -> Iterator[QueryExample]:
+def read_training_file(path: str | Path, collection: Container[str] | None = None) -> Iterator[QueryExample]:
+    """The examples of a training file (JSON lines: qid, query, positives, optional negatives). With
+    ``collection`` (a PassageStore, or a set of ids) every id must be in it, and no negative may be one of the
+    query's positives: a bad file fails here, naming its line, not as a KeyError mid-training."""
     path = require_file(path, "training file")
     with open(path, encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
@@ -67,6 +70,13 @@ def read_training_file(path: str | Path) -> Iterator[QueryExample]:
                 raise DataFormatError(path, f"missing key {exc.args[0]!r}", line_no) from None
             if not example.positives:  # a query without a positive cannot be trained on
                 raise DataFormatError(path, f"query {example.qid}: empty positives", line_no)
+            if collection is not None:
+                unknown = next((pid for pid in example.positives + example.negatives if pid not in collection), None)
+                if unknown is not None:
+                    raise DataFormatError(path, f"query {example.qid}: passage {unknown!r} is not in the collection", line_no)
+                both = set(example.positives) & set(example.negatives)
+                if both:  # the LEAD reference's miner wrote such lists (spec A.9): re-mine with the mine stage
+                    raise DataFormatError(path, f"query {example.qid}: negatives {sorted(both)} are its positives", line_no)
             yield example
 
 

@@ -110,6 +110,18 @@ def test_training_file_ids_become_strings_and_negatives_are_optional(tmp_path):
     assert list(read_training_file(path)) == [QueryExample("17", "q", ["804"], []), QueryExample("2", "r", ["5"], ["6"])]
 
 
+def test_against_the_collection_an_unknown_passage_or_a_positive_among_negatives_names_the_line(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"qid": "1", "query": "q", "positives": ["5"], "negatives": ["6"]}\n'
+                    '{"qid": "2", "query": "r", "positives": ["5"], "negatives": ["99"]}\n')
+    assert len(list(read_training_file(path))) == 2  # without a collection only the format is checked
+    with pytest.raises(DataFormatError, match="^" + re.escape(f"{path}:2: query 2: passage '99' is not in the collection")):
+        list(read_training_file(path, {"5", "6"}))
+    path.write_text('{"qid": "1", "query": "q", "positives": ["5", "7"], "negatives": ["6", "7"]}\n')
+    with pytest.raises(DataFormatError, match=re.escape("query 1: negatives ['7'] are its positives")):
+        list(read_training_file(path, {"5", "6", "7"}))
+
+
 def test_bad_json_line_names_the_file_and_line(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text('{"qid": "1", "query": "q", "positives": ["5"]}\n{"qid": "2", "query": \n')
