@@ -490,7 +490,7 @@ def test_random_negatives_fail_instead_of_looping_when_the_collection_is_too_sma
 def test_sampler_rejects_impossible_batches(examples, store):
     with pytest.raises(ValueError, match="no training examples"):
         BatchSampler([], store, 2, 1)
-    with pytest.raises(ValueError, match="global batch of 24 queries but only 20"):
+    with pytest.raises(ValueError, match=r"global batch of 24 queries \(12 per process x 2\) but only 20"):
         BatchSampler(examples, store, 12, 1, world_size=2)
 
 
