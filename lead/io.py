@@ -12,7 +12,15 @@ from typing import IO, Iterator
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask, read from /proc where there is one (setting it to read it back would, for a moment,
+    give any file another thread creates the mode 0666)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 

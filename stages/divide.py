@@ -18,7 +18,7 @@ from lead.io import write_json
 from lead.models.dual_encoder import DualEncoder
 from lead.models.factory import inference_device, load_scorer
 from lead.retrieval.division import divide_training_set
-from stages.common import pick, stage_args
+from stages.common import PREPARED, pick, stage_args
 
 log = logging.getLogger("stages.divide")
 
@@ -26,16 +26,13 @@ log = logging.getLogger("stages.divide")
 def main(argv: list[str] | None = None) -> None:
     args, params = stage_args(__doc__, "name", argv=argv)
     config = pick(params.divide, args.name, "divide", args.params)
-    key = f"divide.{args.name}"
-    for role in ("student", "teacher"):
-        if not getattr(config, role):
-            raise SystemExit(f"{args.params}: {key}.{role}: missing (name the model folder)")
+    key = f"divide.{args.name}"  # its student and teacher are checked when params.yaml is read
     device = inference_device()
     student, teacher = load_scorer(config.student, device), load_scorer(config.teacher, device)
     if not isinstance(student, DualEncoder):
         raise SystemExit(f"{args.params}: {key}.student: {config.student} is a {student.kind} model; it must retrieve (a dual encoder)")
-    examples = list(read_training_file("data/prepared/train.jsonl"))
-    divided, stats = divide_training_set(student, teacher, PreparedData("data/prepared"), examples, config, params.eval.batch_size,
+    examples = list(read_training_file(f"{PREPARED}/train.jsonl"))
+    divided, stats = divide_training_set(student, teacher, PreparedData(PREPARED), examples, config, params.eval.batch_size,
                                           search=params.eval)
     if not divided:
         raise SystemExit(f"{key}: the rule kept no training query ({stats}); widen student_max or depth")

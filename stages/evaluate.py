@@ -17,7 +17,7 @@ from lead.io import write_json
 from lead.logs import log_metrics
 from lead.models.factory import inference_device, load_scorer, parameter_count
 from lead.seeding import seed_everything
-from stages.common import pick, stage_args
+from stages.common import PREPARED, pick, stage_args
 
 log = logging.getLogger("stages.evaluate")
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(params.seed)
     split = params.eval.split
     model = load_scorer(folder, inference_device())
-    result = evaluate_scorer(model, PreparedData("data/prepared"), split, params.eval)
+    result = evaluate_scorer(model, PreparedData(PREPARED), split, params.eval)
 
     write_trec_run(f"runs/{args.name}.{split}.trec", result.run, tag=args.name, depth=params.eval.depth)
     log_metrics(f"metrics/{args.name}", {f"{split}/{k}": v for k, v in result.metrics.items()})

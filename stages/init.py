@@ -18,7 +18,7 @@ import torch
 from lead.data.prepared import PreparedData
 from lead.models.dual_encoder import passage_text
 from lead.models.factory import build_scorer, parameter_count, save_scorer
-from stages.common import stage_args
+from stages.common import PREPARED, stage_args
 
 log = logging.getLogger("stages.init")
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(params.seed)  # new heads are drawn from the seed
         texts = None
         if config.vocabulary_size:
-            data = PreparedData("data/prepared")
+            data = PreparedData(PREPARED)
             queries = [q.text for q in data.queries("train")] if "train" in data.splits() else []
             texts = itertools.chain(queries, map(passage_text, data.passages()))
         scorer = build_scorer(config, texts)

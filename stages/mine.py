@@ -17,7 +17,7 @@ from lead.data.prepared import PreparedData
 from lead.models.dual_encoder import DualEncoder
 from lead.models.factory import inference_device, load_scorer
 from lead.retrieval.mining import mine_negatives
-from stages.common import pick, stage_args
+from stages.common import PREPARED, pick, stage_args
 
 log = logging.getLogger("stages.mine")
 
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     model = load_scorer(folder, inference_device())
     if not isinstance(model, DualEncoder):
         raise SystemExit(f"{args.params}: {key}: {folder} is a {model.kind} model; mining needs a dual encoder")
-    examples = list(read_training_file("data/prepared/train.jsonl"))
-    mined = mine_negatives(model, PreparedData("data/prepared"), examples, params.mine.depth, params.mine.keep,
+    examples = list(read_training_file(f"{PREPARED}/train.jsonl"))
+    mined = mine_negatives(model, PreparedData(PREPARED), examples, params.mine.depth, params.mine.keep,
                            params.eval.batch_size, search=params.eval, skip=params.mine.skip)
     write_training_file(out, mined)
     log.info("mined with %s: %d of %d training queries, %.1f negatives each -> %s", folder, len(mined), len(examples),

@@ -11,6 +11,7 @@ import logging
 from lead.config import load_params
 from lead.data.prepared import prepare
 from lead.logs import setup_logging
+from stages.common import PREPARED
 
 log = logging.getLogger("stages.prepare")
 
@@ -18,7 +19,7 @@ log = logging.getLogger("stages.prepare")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default="data/prepared")
+    parser.add_argument("--out", default=PREPARED)
     args = parser.parse_args(argv)
 
     setup_logging()

@@ -17,7 +17,7 @@ from lead.logs import log_metrics
 from lead.models.factory import inference_device, load_scorer
 from lead.retrieval.mining import rerank
 from lead.seeding import seed_everything
-from stages.common import pick, stage_args
+from stages.common import PREPARED, pick, stage_args
 
 log = logging.getLogger("stages.rerank")
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     folder = pick(params.eval.rerank, args.name, "eval.rerank", args.params)
     seed_everything(params.seed)
     split, depth = params.eval.split, params.eval.rerank_depth
-    data = PreparedData("data/prepared")
+    data = PreparedData(PREPARED)
     first = read_trec_run(f"runs/{params.eval.first_stage}.{split}.trec")
     candidates = {qid: [pid for pid, _ in ranked(scores, depth)] for qid, scores in first.items()}
     queries = {q.qid: q.text for q in data.queries(split)}

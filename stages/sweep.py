@@ -13,14 +13,14 @@ from __future__ import annotations
 from lead.data.prepared import PreparedData
 from lead.evaluation.sweep import run_sweep
 from lead.seeding import seed_everything
-from stages.common import pick, stage_args
+from stages.common import PREPARED, pick, stage_args
 
 
 def main(argv: list[str] | None = None) -> None:
     args, params = stage_args(__doc__, "name", argv=argv)
     config = pick(params.sweep, args.name, "sweep", args.params)
     seed_everything(params.seed)
-    run_sweep(args.name, config, PreparedData("data/prepared"), params.eval,
+    run_sweep(args.name, config, PreparedData(PREPARED), params.eval,
               out=f"models/sweep/{args.name}", logs=f"metrics/sweep/{args.name}")
 
 

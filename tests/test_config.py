@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from lead.config import DataConfig, Params, load_params, parse
 from lead.errors import ConfigError

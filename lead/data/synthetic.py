@@ -308,7 +308,8 @@ class SyntheticBenchmark:
 
     def judgments(self, target: Person, partial_matches: bool = False) -> dict[int, int]:
         """Passage index -> grade for one target, from the people in every passage that holds all three of its
-        concepts (every such passage is judged); ``partial_matches``: in every passage that holds two of them."""
+        concepts (every such passage is judged); ``partial_matches``: also grade 1 for every other passage in
+        which a person has two of them."""
         grades = {}
         holding_all = self._candidates(target)
         for index in self._candidates(target, 2) if partial_matches else holding_all:

@@ -44,6 +44,9 @@ def _recording_ids(passages: Iterable[Passage], pids: np.ndarray) -> Iterator[Pa
         yield passage
 
 
+QUERIES_PER_RUN = 10_000  # Hits.runs: ~1M hits (100 MB of run dict) at depth 100
+
+
 @dataclass
 class Hits:
     """Search output as arrays: ``indices[i]`` / ``scores[i]`` are query ``qids[i]``'s hits (rows of ``pids``)
@@ -59,10 +62,11 @@ class Hits:
         rows = slice(start, stop)
         return run_from_arrays(self.qids[rows], self.pids, self.indices[rows], self.scores[rows])
 
-    def runs(self, queries_per_run: int = 10_000) -> Iterator[tuple[int, Run]]:
+    def runs(self, queries_per_run: int | None = None) -> Iterator[tuple[int, Run]]:
         """(first query's position, run of the next ``queries_per_run`` queries), in query order."""
-        for start in range(0, len(self.qids), queries_per_run):
-            yield start, self.run(start, start + queries_per_run)
+        size = queries_per_run or QUERIES_PER_RUN
+        for start in range(0, len(self.qids), size):
+            yield start, self.run(start, start + size)
 
 
 def search_collection(model: DualEncoder, data: PreparedData, queries: list[Query], config: EvalConfig) -> tuple[Hits, dict[str, float]]:

@@ -31,7 +31,7 @@ class TorchExactIndex:
 
     On a GPU the rows are copied to it in float16 blocks; on the CPU the arrays added are kept as they are
     (memory-maps of shards stay on disk). Scores are computed in float32 slices of the corpus small enough that
-    a slice's [queries, rows] score matrix stays near ``score_budget`` floats. The same
+    a slice's [queries, rows] scores and its [rows, dim] float32 vectors stay near ``score_budget`` floats each. The same
     ``search(queries, k) -> (scores, indices)`` and ``ntotal`` as a faiss index.
     """
 
@@ -54,7 +54,7 @@ class TorchExactIndex:
         q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(self.device)
         best_scores = torch.full((len(q), 0), -torch.inf, device=self.device)
         best_rows = torch.zeros((len(q), 0), dtype=torch.long, device=self.device)
-        rows = max(1, self.score_budget // max(len(q), 1))
+        rows = max(1, self.score_budget // max(len(q), self.dim))  # bounds the scores and the float32 slice alike
         offset = 0
         for block in self.blocks:
             for start in range(0, len(block), rows):  # merge each slice's top-k into the running top-k

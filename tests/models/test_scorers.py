@@ -556,3 +556,23 @@ def test_scores_are_float32_products_under_bf16_autocast(tiny, config):
         plain = scorer.score(encoded, own=own)  # what the loss got before: bf16-rounded unless float32 already
     if config["kind"] == "colbert":
         assert plain.final.dtype == torch.bfloat16
+    if config["kind"] == "ce":  # the head itself in float32: its outputs equal a float32 head on the same CLS
+        tokens = scorer.tokenize(batch)
+        tokens.pop("group_size")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            cls = scorer.encoder(**tokens).last_hidden_state[:, 0]
+            rounded = scorer.classifier(cls).squeeze(-1)  # a head left to autocast
+        exact = scorer.classifier(cls.float()).squeeze(-1).view(2, 2)
+        torch.testing.assert_close(scores.final, exact, rtol=1e-6, atol=1e-6)
+        assert rounded.dtype == torch.bfloat16
+
+
+def test_mean_pooling_of_bf16_states_sums_in_float32():
+    from lead.models.dual_encoder import pool
+
+    hidden = (torch.randn(2, 200, 8) * 30).bfloat16()  # 200 tokens: a bf16 running sum would round
+    mask = torch.ones(2, 200, dtype=torch.long)
+    pooled = pool(hidden, mask, "mean")
+    assert pooled.dtype == torch.float32
+    torch.testing.assert_close(pooled.double(), hidden.double().mean(1), rtol=1e-6, atol=1e-5)
+    assert pool(hidden, mask, "cls").dtype == torch.float32

@@ -70,3 +70,33 @@ def test_each_rule_defaults_to_prods_teacher_cut_off():
 
     assert DivideConfig().teacher_max == 0 and DivideConfig(rule="nq").teacher_max == 14  # spec B.9: r_T = 0; NQ: r_T < 15
     assert DivideConfig(rule="nq", teacher_max=3).teacher_max == 3
+
+
+def test_division_a_slice_of_queries_at_a_time_keeps_each_query_with_its_own_lists(tmp_path, monkeypatch):
+    """Five queries read two at a time: the kept ones, their negatives and the counts are each query's own."""
+    import numpy as np
+
+    from lead.config import DivideConfig
+    from lead.data.examples import QueryExample
+    from lead.data.prepared import PreparedData
+    from lead.evaluation import dense
+    from lead.evaluation.dense import Hits
+    from lead.retrieval import division
+
+    (tmp_path / "collection.tsv").write_text("".join(f"p{i}\tpassage {i}\n" for i in range(10)))
+    # the student ranks query q's positive p_q second (r_S = 1), except query 3's first (r_S = 0: not kept)
+    rows = [[(q + 1) % 10, q, (q + 2) % 10, (q + 3) % 10] for q in range(5)]
+    rows[3] = [3, 4, 5, 6]
+    hits = Hits([f"q{q}" for q in range(5)], np.array([f"p{i}" for i in range(10)]), np.array(rows),
+                np.tile([4.0, 3.0, 2.0, 1.0], (5, 1)))
+    monkeypatch.setattr(division, "search_collection", lambda *args, **kwargs: (hits, {}))
+    # the teacher puts every query's positive first (r_T = 0)
+    teacher = lambda scorer, queries, candidates, store, batch_size: {  # noqa: E731
+        qid: {pid: (9.0 if pid == f"p{qid[1:]}" else -float(i)) for i, pid in enumerate(pids)} for qid, pids in candidates.items()}
+    monkeypatch.setattr(division, "rerank", teacher)
+    monkeypatch.setattr(dense, "QUERIES_PER_RUN", 2)
+    examples = [QueryExample(f"q{q}", f"query {q}", [f"p{q}"], []) for q in range(5)]
+    divided, stats = division.divide_training_set(None, None, PreparedData(tmp_path), examples,
+                                                  DivideConfig(student="s", teacher="t", depth=4, keep=2, student_max=3))
+    assert {e.qid: e.negatives for e in divided} == {f"q{q}": [f"p{(q + 1) % 10}", f"p{(q + 2) % 10}"] for q in (0, 1, 2, 4)}
+    assert (stats["queries"], stats["kept"], stats["student_first"], stats["teacher_first"]) == (5, 4, 1, 5)

@@ -69,3 +69,22 @@ def test_a_passage_holding_the_answer_is_no_negative_where_the_split_has_answers
     # skip: the first non-positives (here the first one) are dropped before keep counts.
     mined = {e.qid: e.negatives for e in mining.mine_negatives(None, data, examples, depth=5, keep=1, skip=1)}
     assert mined == {"q1": ["p5"]}  # q2 has one non-positive: after skipping it nothing is left, so q2 is dropped
+
+
+def test_mining_a_slice_of_queries_at_a_time_keeps_each_query_with_its_own_hits(tmp_path, monkeypatch):
+    """Five queries read two at a time (MS MARCO's 500k in slices of 10,000): each keeps its own list."""
+    from lead.data.examples import QueryExample
+    from lead.data.prepared import PreparedData
+    from lead.evaluation import dense
+    from lead.evaluation.dense import Hits
+    from lead.retrieval import mining
+
+    (tmp_path / "collection.tsv").write_text("".join(f"p{i}\tpassage {i}\n" for i in range(10)))
+    pids = np.array([f"p{i}" for i in range(10)])
+    indices = np.array([[(q + j) % 10 for j in range(4)] for q in range(5)])  # query q: p_q (its positive) first, then 3
+    hits = Hits([f"q{q}" for q in range(5)], pids, indices, np.tile([4.0, 3.0, 2.0, 1.0], (5, 1)))
+    monkeypatch.setattr(mining, "search_collection", lambda *args, **kwargs: (hits, {}))
+    monkeypatch.setattr(dense, "QUERIES_PER_RUN", 2)
+    examples = [QueryExample(f"q{q}", f"query {q}", [f"p{q}"], []) for q in range(5)]
+    mined = mining.mine_negatives(None, PreparedData(tmp_path), examples, depth=4, keep=3)
+    assert {e.qid: e.negatives for e in mined} == {f"q{q}": [f"p{(q + j) % 10}" for j in (1, 2, 3)] for q in range(5)}
