@@ -120,6 +120,8 @@ class DataConfig:
     # (FirstP, as LEAD and PROD): its title, and its body cut at document_chars (the models cut the tokens)
     collection_format: Literal["passages", "documents"] = "passages"
     document_chars: int = 10_000  # PROD's cut of the document text; the URL is dropped (LEAD)
+    # msmarco passages: added to every collection id (LEAD's own headerless psgs_w100.tsv stores pid + 1: -1)
+    id_offset: int = 0
     # msmarco: the training file's starting negatives, from a triples file in data.path (qid, positive pid,
     # negative pid: qidpidtriples.train.full.2.tsv), the first N per query in file order (LEAD's mspas: 100);
     # null: none, so warm-ups on data/prepared/train.jsonl see in-batch and random negatives
@@ -141,6 +143,9 @@ class DataConfig:
         if self.train_negatives and self.source != "msmarco":
             raise ValueError(f"data.train_negatives reads an MS MARCO triples file: it needs data.source=msmarco, "
                              f"not {self.source}")
+        if self.id_offset and (self.source != "msmarco" or self.collection_format != "passages"):
+            raise ValueError("data.id_offset shifts the integer ids of an MS MARCO-layout passage collection: it needs "
+                             f"data.source=msmarco and collection_format=passages, not {self.source}/{self.collection_format}")
         if self.train_negatives_per_query < 1:
             raise ValueError(f"data.train_negatives_per_query must be >= 1, got {self.train_negatives_per_query}")
         if self.document_chars < 1:

@@ -5,7 +5,7 @@ Layouts read (one record a line, UTF-8, LF or CRLF line ends; blank lines are sk
 - passages, ``read_collection``: ``collection.tsv`` ``pid<TAB>text``; DPR's ``psgs_w100.tsv``
   ``id<TAB>text<TAB>title`` whose first row is the header ``id text title`` and whose fields are
   CSV-quoted when they hold a ``"``; our prepared layout ``pid<TAB>text[<TAB>title]``. LEAD's own
-  ``psgs_w100.tsv`` has no header and stores ``id = pid + 1``: read it with ``id_offset=-1``.
+  ``psgs_w100.tsv`` has no header and stores ``id = pid + 1``: read it with ``id_offset=-1`` (``data.id_offset``).
 - queries, ``read_queries``: ``qid<TAB>text`` (``queries.train.tsv``, ``queries.dev.small.tsv``, ...).
 - judgments, ``read_qrels``: TREC ``qid 0 pid rel`` (tab or space separated, graded ints; TREC DL 2019/2020,
   ``qrels.train.tsv``, ``msmarco-doctrain-qrels.tsv``, classic TREC qrels), RocketQA's ``qid<TAB>pid``

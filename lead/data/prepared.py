@@ -72,7 +72,7 @@ def _prepare_real(config: DataConfig, folder: Path) -> tuple[dict, set[str]]:
         documents = msmarco.read_documents(require_file(root / config.collection, "collection"))
         passages = (Passage(d.docid, d.body[: config.document_chars], d.title) for d in documents)
     else:  # msmarco, dpr (psgs_w100.tsv: its header and quoting are read by the same reader)
-        passages = msmarco.read_collection(require_file(root / config.collection, "collection"))
+        passages = msmarco.read_collection(require_file(root / config.collection, "collection"), config.id_offset)
     source = root / ("corpus.jsonl" if config.source == "beir" else config.collection)
     passage_ids: set[str] = set()  # ids only: the texts are streamed straight to the prepared file
     with atomic_open(folder / "collection.tsv") as out:

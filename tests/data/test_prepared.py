@@ -62,6 +62,19 @@ def test_a_graded_split_is_scored_at_the_data_threshold_a_binary_one_at_1(tmp_pa
     assert (data.threshold("dev"), data.threshold("train"), data.threshold("test")) == (2, 1, 2)
 
 
+def test_leads_own_passage_file_with_ids_one_up_is_read_with_an_offset(tmp_path):
+    """LEAD's mspas psgs_w100.tsv stores id = pid + 1 without a header: id_offset -1 gives the qrels' pids back."""
+    config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3", "47923 Q0 7 2"])
+    (tmp_path / "src" / "collection.tsv").write_text("1\tThe Manhattan Project.\n2\tSecond passage.\n8\tThird.\n")
+    with pytest.raises(DataFormatError, match="qrels"):  # read as it is, pid 0 is no passage
+        prepare(config, tmp_path / "p")
+    config.id_offset = -1
+    prepare(config, tmp_path / "p")
+    assert [p.pid for p in PreparedData(tmp_path / "p").passages()] == ["0", "1", "7"]
+    with pytest.raises(ValueError, match="data.id_offset shifts"):
+        DataConfig(source="beir", path="x", id_offset=-1)
+
+
 def test_a_passage_id_given_twice_fails_naming_the_file_and_the_id(tmp_path):
     config = write_msmarco(tmp_path / "src", ["19335 Q0 0 3"])
     with open(tmp_path / "src" / "collection.tsv", "a") as handle:
