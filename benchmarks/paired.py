@@ -5,9 +5,16 @@ prepared judgments in the local DVC cache.
     python -m benchmarks.paired --experiments sc6-s13r sc6-s14 sc6-s15 --models lead_de kd_de --metric NDCG@10 MRR@10
 
 The query is the unit (the seeds re-train on the same queries, so their differences are not independent):
-d_q = mean over seeds of metric(A, q) - metric(B, q). The two-sided p-value is the share of 100,000 random
-sign flips of the d_q whose mean is at least as far from 0 as the observed one (Smucker, Allan and Carterette,
-CIKM 2007). Also printed: the queries A wins, loses and ties on.
+d_q = mean over seeds of metric(A, q) - metric(B, q). Two two-sided p-values:
+
+- sign flip: the share of 100,000 random sign flips of the d_q whose mean is at least as far from 0 as the
+  observed one (Smucker, Allan and Carterette, CIKM 2007). It resamples queries only, so it is conditional on
+  these trained models: a shift that one seed's training gives every query is not part of its null.
+- seeds and queries: a two-level percentile bootstrap (seeds drawn with replacement, then queries), twice the
+  share of resampled mean differences on the other side of 0. It carries the seed-to-seed variance; with three
+  seeds it is coarse (10 distinct draws of seeds) and cannot go far below the per-seed agreement allows.
+
+Also printed: each seed's mean difference, and the queries A wins, loses and ties on.
 """
 
 from __future__ import annotations
@@ -31,6 +38,20 @@ def sign_flip_p(differences: np.ndarray, rounds: int = 100_000, seed: int = 0) -
     return float((1 + as_far) / (rounds + 1))
 
 
+def seeds_and_queries_p(differences: np.ndarray, rounds: int = 20_000, seed: int = 0) -> float:
+    """Two-sided p that the mean of ``differences`` [seeds, queries] is 0, seeds and queries both resampled."""
+    rng = np.random.default_rng(seed)
+    seeds, queries = differences.shape
+    means = np.array([differences[np.ix_(rng.integers(seeds, size=seeds), rng.integers(queries, size=queries))].mean()
+                      for _ in range(rounds)])
+    other_side = np.sum(means <= 0) if differences.mean() > 0 else np.sum(means >= 0)
+    return float(min(1.0, 2 * (other_side + 1) / (rounds + 1)))
+
+
+def _shown(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", required=True)
@@ -49,14 +70,17 @@ def main() -> None:
         raise SystemExit("the experiments judge different test queries: pair only runs of the same benchmark")
     a, b = args.models
     print(f"{a} - {b}, {len(queries)} queries, mean over {len(per_seed)} seed(s) per query\n")
-    print("| metric | mean difference | queries A wins / loses / ties | p (sign flip, two-sided) |")
-    print("|---|---|---|---|")
+    print("| metric | mean difference | per seed | queries A wins / loses / ties | p, sign flip over queries "
+          "| p, seeds and queries |")
+    print("|---|---|---|---|---|---|")
     for metric in args.metric:
-        d = np.array([np.mean([seed[metric][q] for seed in per_seed]) for q in queries])
+        by_seed = np.array([[seed[metric][q] for q in queries] for seed in per_seed])  # [seeds, queries]
+        d = by_seed.mean(0)
         wins, losses = int(np.sum(d > 1e-12)), int(np.sum(d < -1e-12))
-        p = sign_flip_p(d)
-        shown = "< 0.001" if p < 0.001 else f"{p:.3f}"
-        print(f"| {metric} | {d.mean():+.4f} | {wins} / {losses} / {len(d) - wins - losses} | {shown} |")
+        seeds = " / ".join(f"{m:+.4f}" for m in by_seed.mean(1))
+        both = _shown(seeds_and_queries_p(by_seed)) if len(per_seed) > 1 else "-"
+        print(f"| {metric} | {d.mean():+.4f} | {seeds} | {wins} / {losses} / {len(d) - wins - losses} "
+              f"| {_shown(sign_flip_p(d))} | {both} |")
 
 
 if __name__ == "__main__":

@@ -25,3 +25,17 @@ def test_a_mixed_sample_matches_full_enumeration():
 def test_no_difference_at_all_is_not_significant():
     assert sign_flip_p(np.zeros(20)) == 1.0
     assert sign_flip_p(np.array([0.5])) == 1.0
+
+
+def test_the_seeds_and_queries_bootstrap_sees_a_seed_that_disagrees():
+    """Queries that agree within each seed give a tiny sign-flip p; when one seed of three reverses the
+    difference, resampling the seeds too must not call it settled, while seeds that agree still are."""
+    from benchmarks.paired import seeds_and_queries_p
+
+    rng = np.random.default_rng(0)
+    noise = 0.01 * rng.standard_normal((3, 200))
+    agree = np.array([[0.02], [0.03], [0.025]]) + noise
+    split = np.array([[0.04], [-0.03], [0.05]]) + noise  # mean +0.02, seed 2 reversed
+    assert sign_flip_p(split.mean(0)) < 0.001 and sign_flip_p(agree.mean(0)) < 0.001
+    assert seeds_and_queries_p(agree) < 0.001
+    assert seeds_and_queries_p(split) > 0.05
