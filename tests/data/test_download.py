@@ -64,10 +64,10 @@ class _RangeServer(BaseHTTPRequestHandler):
     """Serves ``body`` with byte ranges as a CDN does: 206 for a satisfiable range, 416 with ``bytes */SIZE``
     for one starting at or past the end; ``cut`` bytes short (Content-Length still whole) when set."""
 
-    body, cut = b"", 0
+    body, cut, ignore_range = b"", 0, False
 
     def do_GET(self):  # noqa: N802 (http.server's name)
-        start = int(self.headers.get("Range", "bytes=0-")[len("bytes="):].rstrip("-"))
+        start = 0 if self.ignore_range else int(self.headers.get("Range", "bytes=0-")[len("bytes="):].rstrip("-"))
         if start >= len(self.body):
             self.send_response(416)
             self.send_header("Content-Range", f"bytes */{len(self.body)}")
@@ -105,6 +105,15 @@ def test_an_http_download_resumes_with_a_range_and_renames_a_whole_part_file(htt
     assert (tmp_path / "file.bin").read_bytes() == _RangeServer.body and not part.exists()
 
 
+def test_a_server_that_ignores_the_range_restarts_the_file(http_file, tmp_path, monkeypatch):
+    _, url = http_file
+    _RangeServer.body = bytes(range(256)) * 4
+    (tmp_path / "file.bin.part").write_bytes(_RangeServer.body[:300])
+    monkeypatch.setattr(_RangeServer, "ignore_range", True)  # answers 200 with the whole file
+    dl.download(url, tmp_path / "file.bin", chunk=64, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == _RangeServer.body  # not the 300 bytes + the whole body
+
+
 def test_a_connection_that_ends_early_keeps_the_part_file_and_says_so(http_file, tmp_path):
     _, url = http_file
     _RangeServer.body, _RangeServer.cut = b"z" * 1000, 400
@@ -134,6 +143,10 @@ def test_a_file_without_published_checksum_is_pinned_at_first_download(mirror, t
     (out / "2019qrels-pass.txt").write_text("changed\n")  # later, the file differs from the one first fetched
     with pytest.raises(dl.ChecksumError, match="2019qrels-pass.txt: sha256"):
         dl.fetch(["trec-dl-2019-passage"], out, mirror=mirror.as_uri(), progress=False)
+    # a checksum param beats the recorded one: the user vouches for the file as it is now
+    (out / "2019qrels-pass.txt").write_text("changed\n")  # the failed check above moved it aside
+    dl.fetch(["trec-dl-2019-passage"], out, mirror=mirror.as_uri(), progress=False,
+             checksums={"2019qrels-pass.txt": hashlib.sha256(b"changed\n").hexdigest()})
     with pytest.raises(dl.ChecksumError, match="sha256 .* but expected 00"):  # or against a pinned param
         dl.fetch(["trec-dl-2019-passage"], tmp_path / "pinned", mirror=mirror.as_uri(),
                  checksums={"2019qrels-pass.txt": "00"}, progress=False)

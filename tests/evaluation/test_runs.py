@@ -126,6 +126,8 @@ def test_run_from_arrays_skips_minus_one():
         "qc": {"p3": pytest.approx(0.8), "p1": pytest.approx(0.7), "p2": pytest.approx(0.1)},
     }
     assert all(type(s) is float and type(p) is str for q in run.values() for p, s in q.items())
+    # a pid hit twice (an index of repeated passages) keeps its higher score
+    assert run_from_arrays(["q"], ["x", "y"], np.array([[0, 0]]), np.array([[2.0, 1.0]])) == {"q": {"x": 2.0}}
     assert run_from_arrays(["q"], ["x", "y"], np.array([[1, 0]]), np.array([[2.0, 1.0]])) == {
         "q": {"y": 2.0, "x": 1.0}
     }
@@ -138,6 +140,7 @@ def test_run_from_arrays_skips_minus_one():
         (["a", "b"], [[0]], [[1.0]], "2 qids but 1 rows"),
         (["a", "a"], [[0], [1]], [[1.0], [1.0]], "duplicates"),
         (["a"], [[5]], [[1.0]], "indices must lie in"),
+        (["a"], [[2]], [[1.0]], "indices must lie in"),  # exactly len(pids): one past the last row
         (["a"], [[-2]], [[1.0]], "indices must lie in"),
     ],
 )

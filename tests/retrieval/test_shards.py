@@ -182,3 +182,4 @@ def test_a_trained_index_learns_from_rows_of_every_block_not_the_first_ones():
     assert set(np.unique(sample[:, 0])) == {0.0, 1.0, 2.0, 3.0}  # the first 200 rows would all be block 0's
     np.testing.assert_array_equal(sample, _training_sample(blocks, 200))  # seeded
     assert len(_training_sample(blocks, 5000)) == 1200  # fewer rows than asked: all of them
+    assert _training_sample(blocks, 1199).shape == (1199, 2)  # nearly every row: the block boundaries are drawn

@@ -23,6 +23,8 @@ def test_last_and_skip_reproduce_the_reference_for_12_to_6():
     # and generalise to other depths: 2 -> 6 with k = 2
     assert LayerSelector("last", 2, 2, 6).pairs(7) == LayerPairs((1, 2), (5, 6))
     assert LayerSelector("skip", 2, 2, 6).pairs(7) == LayerPairs((1, 2), (1, 4))
+    # the stride is teacher depth / student depth, whatever k: the last 3 of 6 student blocks, every other teacher block
+    assert LayerSelector("skip", 3, 6, 12).pairs(0) == LayerPairs((4, 5, 6), (1, 3, 5))
 
 
 def test_random_draws_are_sorted_subsets_fixed_within_an_interval():
@@ -69,6 +71,8 @@ def test_bad_fixed_lists_name_the_param():
         LayerSelector("fixed", 0, 2, 6, student_layers=[1, 2], teacher_layers=[3, 7])
     with pytest.raises(ValueError, match=r"distill\.student_layers=\[2, 1\]: must be strictly increasing"):
         LayerSelector("fixed", 0, 2, 6, student_layers=[2, 1], teacher_layers=[3, 4])
+    with pytest.raises(ValueError, match=r"distill\.student_layers=\[1, 1\]: must be strictly increasing"):
+        LayerSelector("fixed", 0, 2, 6, student_layers=[1, 1], teacher_layers=[3, 4])
     with pytest.raises(ValueError, match="same non-zero length"):
         LayerSelector("fixed", 0, 2, 6, student_layers=[1], teacher_layers=[3, 4])
 

@@ -529,3 +529,30 @@ def test_a_corrupted_or_foreign_checkpoint_fails_with_the_folder_and_the_fix(tin
     other = Warmup(build_scorer(dataclasses.replace(de_config(tiny), num_layers=1)), "in_batch")
     with pytest.raises(CheckpointError, match="cannot resume from this checkpoint"):
         Trainer(other, sampler, config, *folders, fingerprint="x").resume()
+
+
+def test_only_the_newest_checkpoints_are_kept_and_a_resume_with_accumulation_replays_the_right_micro_batches(
+        tiny, examples, store, tmp_path):
+    """keep_checkpoints 2 of checkpoints at 2, 4, 6; and with grad_accum 2 a run killed at step 7 and resumed
+    from step 6 reaches the uninterrupted run's weights (its loader restarts at micro-batch 12, not 6)."""
+    config = TrainConfig(steps=8, batch_queries=4, negatives=1, checkpoint_every=2, keep_checkpoints=2, log_every=4,
+                         grad_accum=2)
+    sampler = BatchSampler(examples, store, config.batch_queries, config.negatives, seed=config.seed)
+
+    def trainer(name: str, crash_at: int | None = None) -> Trainer:
+        torch.manual_seed(0)
+        method = Warmup(build_scorer(de_config(tiny)), "in_batch")
+        if crash_at is not None:
+            loss = method.loss
+            method.loss = lambda batch, models, step: (_ for _ in ()).throw(Crash) if step == crash_at else loss(batch, models, step)
+        return Trainer(method, sampler, config, tmp_path / name / "out", tmp_path / name / "checkpoints",
+                       tmp_path / name / "logs", fingerprint="inputs")
+
+    trainer("whole").train()
+    with pytest.raises(Crash):
+        trainer("killed", crash_at=7).train()
+    kept = sorted(p.name for p in (tmp_path / "killed" / "checkpoints").iterdir() if not p.name.startswith("."))
+    assert kept == ["step-0000004", "step-0000006"]
+    trainer("killed").train()
+    whole, resumed = _weights(tmp_path / "whole" / "out"), _weights(tmp_path / "killed" / "out")
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
