@@ -200,6 +200,7 @@ class PreparedData:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         require_file(self.folder / "collection.tsv", "prepared collection (run the prepare stage)")
+        self._graded_splits: dict[str, bool] = {}
 
     @cached_property
     def meta(self) -> dict:
@@ -252,5 +253,11 @@ class PreparedData:
         >= 1 on binary ones (the embedded benchmark writes train and dev as grade >= 2 -> 1; MS MARCO's)."""
         if split == "test":
             return self.rel_threshold
-        graded = max((grade for judged in self.qrels(split).values() for grade in judged.values()), default=1) > 1
-        return self.rel_threshold if graded else 1
+        return self.rel_threshold if self._graded(split) else 1
+
+    def _graded(self, split: str) -> bool:
+        """Whether a split's judgments go above 1; read once (a sweep scores the same split once per snapshot)."""
+        if split not in self._graded_splits:
+            judged = self.qrels(split).values()
+            self._graded_splits[split] = max((grade for grades in judged for grade in grades.values()), default=1) > 1
+        return self._graded_splits[split]
