@@ -18,8 +18,8 @@ import numpy as np
 
 from lead.config import DataConfig
 from lead.data.prepared import PreparedData, prepare
+from lead.data.runs import run_from_arrays
 from lead.evaluation.metrics import evaluate_run
-from lead.evaluation.runs import run_from_arrays
 from lead.models.dual_encoder import passage_text
 
 

@@ -25,7 +25,6 @@ query).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import platform
 import re
@@ -40,8 +39,8 @@ import numpy as np
 import torch
 
 from lead.data.beir import read_corpus, read_qrels, read_queries
-from lead.data.records import Passage
 from lead.models.factory import load_scorer
+from lead.records import Passage
 from lead.retrieval.encode import encode
 from lead.retrieval.index import build_index, search
 from lead.retrieval.shards import encode_corpus

@@ -39,10 +39,9 @@ from pathlib import Path
 
 import torch
 
-from lead.config import DistillConfig, TrainConfig
-from lead.data.records import Passage
-from lead.models.base import ScorerConfig, TextBatch
+from lead.config import DistillConfig, ScorerConfig
 from lead.models.factory import build_scorer
+from lead.records import Passage, TextBatch
 from lead.training.distill import Distill
 from lead.training.loader import role_tokenizers
 from lead.training.methods import Warmup

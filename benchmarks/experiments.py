@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from lead.data.msmarco import read_qrels
-from lead.data.records import Qrels
+from lead.records import Qrels
 
 CACHE = Path(".dvc/cache/files/md5")
 

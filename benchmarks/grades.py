@@ -15,7 +15,7 @@ import collections
 import pytrec_eval
 
 from benchmarks.experiments import Experiment
-from lead.evaluation.runs import ranked, read_trec_run
+from lead.data.runs import ranked, read_trec_run
 
 
 def main() -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from lead.config import load_params
 from lead.data.msmarco import read_qrels
+from lead.data.runs import read_trec_run
 from lead.data.synthetic import SyntheticBenchmark
 from lead.evaluation.metrics import evaluate_run
-from lead.evaluation.runs import read_trec_run
 
 FIRST_TEST_QID = 200_001  # as SyntheticBenchmark.write numbers the test queries
 

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lead.data.records import Passage
-from lead.models.base import ScorerConfig, TextBatch
+from lead.config import ScorerConfig
 from lead.models.factory import build_scorer
+from lead.records import Passage, TextBatch
 
 SAMPLE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "msmarco-samples" / "train-with-teacher-scores.jsonl"
 

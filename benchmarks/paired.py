@@ -24,8 +24,8 @@ import argparse
 import numpy as np
 
 from benchmarks.experiments import Experiment
+from lead.data.runs import read_trec_run
 from lead.evaluation.metrics import evaluate_per_query
-from lead.evaluation.runs import read_trec_run
 
 
 def sign_flip_p(differences: np.ndarray, rounds: int = 100_000, seed: int = 0) -> float:

@@ -38,10 +38,9 @@ from pathlib import Path
 
 import torch
 
-from lead.config import TrainConfig
+from lead.config import ScorerConfig, TrainConfig
 from lead.data.examples import BatchSampler, PassageStore, read_training_file
 from lead.data.prepared import PreparedData
-from lead.models.base import ScorerConfig, TextBatch
 from lead.models.dual_encoder import passage_text
 from lead.models.factory import build_scorer
 
@@ -144,7 +143,11 @@ def st_train(args, device: torch.device) -> tuple[float, str]:
         import datasets
     except ImportError:
         return st_train_loop(args, device, steps), "plain loop (no datasets/accelerate here)"
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments, losses
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+        losses,
+    )
     from transformers import TrainerCallback
 
     ends: list[float] = []

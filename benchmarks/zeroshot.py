@@ -16,13 +16,11 @@ import tempfile
 
 import torch
 
-from lead.config import DataConfig, EvalConfig
+from lead.config import DEFAULT_MODEL, DataConfig, EvalConfig, ScorerConfig
 from lead.data.prepared import PreparedData, prepare
 from lead.evaluation.dense import evaluate_dual_encoder
 from lead.logs import setup_logging
-from lead.models.base import ScorerConfig
-from lead.models.dual_encoder import DualEncoder
-from lead.models.pretrained import DEFAULT_MODEL
+from lead.models.factory import build_scorer
 
 
 def main() -> None:
@@ -49,7 +47,7 @@ def main() -> None:
             data_config = DataConfig(rel_threshold=args.rel_threshold)
             data_config.synthetic.scale = args.scale
         prepare(data_config, f"{tmp}/prepared")
-        model = DualEncoder.from_config(
+        model = build_scorer(
             ScorerConfig(
                 name=args.model, pooling=args.pooling, similarity=args.similarity,
                 query_max_length=args.query_max_length, passage_max_length=args.passage_max_length,

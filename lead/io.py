@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -109,3 +110,11 @@ def fingerprint(*paths: str | Path, extra=None) -> str:
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
     return digest.hexdigest()
+
+
+def step_folders(folder: str | Path) -> list[tuple[int, Path]]:
+    """The ``step-<N>`` subfolders of ``folder`` (checkpoints or snapshots), by step; none if it is absent."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"step-(\d+)", p.name)))

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 from lead.config import load_params
+from lead.data.download import SOURCES
+from lead.errors import as_command
 from lead.io import atomic_open
 
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
@@ -70,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
         dangling = load_params(check).dangling_inputs()  # every key and value checked before params.yaml is touched
     finally:
         check.unlink()
+    unknown = [s for s in merged.get("fetch", {}).get("sources", []) if s not in SOURCES]
+    if unknown:
+        raise SystemExit(f"{args.params} not changed: fetch.sources {unknown} are not known (known: {', '.join(sorted(SOURCES))})")
     if dangling:  # dvc repro would stop at the first stage that reads one of them
         raise SystemExit(f"{args.params} not changed: with presets {' '.join(args.names)} these inputs are written by "
                          "no stage:\n  " + "\n  ".join(dangling))
@@ -80,4 +85,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -7,9 +7,6 @@ import argparse
 from lead.config import Params, load_params
 from lead.logs import setup_logging
 
-PREPARED = "data/prepared"  # the prepare stage's output, every later stage's collection and judgments
-COLLECTION = f"{PREPARED}/collection.tsv"
-
 
 def stage_args(doc: str, *positional: str, argv: list[str] | None = None,
                optional: tuple[str, ...] = ()) -> tuple[argparse.Namespace, Params]:

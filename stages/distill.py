@@ -15,15 +15,17 @@ import logging
 import math
 from dataclasses import asdict, replace
 
-from lead.data.examples import BatchSampler, PassageStore, read_training_file
 from lead.config import Params
+from lead.data.examples import BatchSampler, PassageStore, read_training_file
+from lead.errors import as_command
 from lead.io import fingerprint
 from lead.models.factory import load_scorer
+from lead.pipeline import COLLECTION, family
 from lead.seeding import seed_everything
 from lead.training.distill import Distill
 from lead.training.distributed import init_distributed
 from lead.training.loop import Trainer
-from stages.common import COLLECTION, pick, stage_args
+from stages.common import pick, stage_args
 
 log = logging.getLogger("stages.distill")
 
@@ -38,7 +40,7 @@ def run(params: Params, name: str, section: str, params_file: str) -> None:
     runs = params.distill_runs if section == "distill" else params.prod_steps
     pick(runs, name, "distill_runs" if section == "distill" else "prod_steps", params_file)
     config, train = params.distill_run(name, section)
-    where = name if section == "distill" else f"prod/{name}"
+    stage = family(section)
     dist = init_distributed()
     seed_everything(train.seed)
     student, teacher = load_scorer(config.student), load_scorer(config.teacher)
@@ -54,9 +56,9 @@ def run(params: Params, name: str, section: str, params_file: str) -> None:
              section, name, config.student, student.num_layers, "trained" if config.teacher_trainable else "frozen",
              teacher.kind, teacher.num_layers, config.teacher, "own" if method.own else "in-batch", train.steps, len(examples))
     inputs = fingerprint(config.student, config.teacher, config.train_file, COLLECTION, extra={"train": train.result_fields(), "distill": asdict(config)})
-    Trainer(method, sampler, train, out=f"models/{where}", checkpoints=f"checkpoints/{section}-{name}",
-            logs=f"logs/{where}", dist=dist, fingerprint=inputs, subfolders=True).train()
+    Trainer(method, sampler, train, out=stage.path("model", name), checkpoints=stage.path("checkpoints", name),
+            logs=stage.path("logs", name), dist=dist, fingerprint=inputs, subfolders=True).train()
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -14,11 +14,13 @@ import logging
 
 from lead.data.examples import read_training_file, write_training_file
 from lead.data.prepared import PreparedData
+from lead.errors import as_command
 from lead.io import write_json
 from lead.models.dual_encoder import DualEncoder
 from lead.models.factory import inference_device, load_scorer
+from lead.pipeline import PREPARED, family
 from lead.retrieval.division import divide_training_set
-from stages.common import PREPARED, pick, stage_args
+from stages.common import pick, stage_args
 
 log = logging.getLogger("stages.divide")
 
@@ -36,11 +38,11 @@ def main(argv: list[str] | None = None) -> None:
                                           search=params.eval)
     if not divided:
         raise SystemExit(f"{key}: the rule kept no training query ({stats}); widen student_max or depth")
-    out = f"data/divided/{args.name}"
-    write_training_file(f"{out}/train.jsonl", divided)
-    write_json(f"{out}/division.json", stats)
+    stage = family("divide")
+    write_training_file(stage.path("training_file", args.name), divided)
+    write_json(stage.path("stats", args.name), stats)
     log.info("%s: kept %d of %d training queries (%s)", key, len(divided), len(examples), stats)
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

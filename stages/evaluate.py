@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 
+from lead.config import as_dict
 from lead.data.prepared import PreparedData
+from lead.data.runs import write_trec_run
+from lead.errors import as_command
 from lead.evaluation.dense import evaluate_scorer
-from lead.evaluation.runs import write_trec_run
 from lead.io import write_json
 from lead.logs import log_metrics
 from lead.models.factory import inference_device, load_scorer, parameter_count
+from lead.pipeline import PREPARED, family
 from lead.seeding import seed_everything
-from stages.common import PREPARED, pick, stage_args
+from stages.common import pick, stage_args
 
 log = logging.getLogger("stages.evaluate")
 
@@ -30,11 +33,12 @@ def main(argv: list[str] | None = None) -> None:
     model = load_scorer(folder, inference_device())
     result = evaluate_scorer(model, PreparedData(PREPARED), split, params.eval)
 
-    write_trec_run(f"runs/{args.name}.{split}.trec", result.run, tag=args.name, depth=params.eval.depth)
-    log_metrics(f"metrics/{args.name}", {f"{split}/{k}": v for k, v in result.metrics.items()})
-    write_json(f"metrics/{args.name}/timing.json", {**result.timing, "parameters": parameter_count(model)})
+    stage, raw = family("evaluate"), as_dict(params)
+    write_trec_run(stage.path("run", args.name, raw), result.run, tag=args.name, depth=params.eval.depth)
+    log_metrics(stage.path("logs", args.name), {f"{split}/{k}": v for k, v in result.metrics.items()})
+    write_json(stage.path("timing", args.name), {**result.timing, "parameters": parameter_count(model)})
     log.info("%s %s (on %s): %s", args.name, split, model.device, ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

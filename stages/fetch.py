@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from lead.data.download import fetch
+from lead.errors import as_command
 from lead.io import atomic_open
 from stages.common import stage_args
 
@@ -31,4 +32,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -9,16 +9,17 @@ prepared collection and training queries (data/prepared).
 
 from __future__ import annotations
 
-import logging
-
 import itertools
+import logging
 
 import torch
 
 from lead.data.prepared import PreparedData
+from lead.errors import as_command
 from lead.models.dual_encoder import passage_text
 from lead.models.factory import build_scorer, parameter_count, save_scorer
-from stages.common import PREPARED, stage_args
+from lead.pipeline import PREPARED, family
+from stages.common import stage_args
 
 log = logging.getLogger("stages.init")
 
@@ -33,10 +34,11 @@ def main(argv: list[str] | None = None) -> None:
             queries = [q.text for q in data.queries("train")] if "train" in data.splits() else []
             texts = itertools.chain(queries, map(passage_text, data.passages()))
         scorer = build_scorer(config, texts)
-        save_scorer(scorer, f"models/init/{key}")
-        log.info("models/init/%s: %s, %d layers, %.1fM parameters", key, config.kind, scorer.num_layers,
+        folder = f"{family('init').path('model')}/{key}"
+        save_scorer(scorer, folder)
+        log.info("%s: %s, %d layers, %.1fM parameters", folder, config.kind, scorer.num_layers,
                  parameter_count(scorer) / 1e6)
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -14,10 +14,12 @@ import logging
 
 from lead.data.examples import read_training_file, write_training_file
 from lead.data.prepared import PreparedData
+from lead.errors import as_command
 from lead.models.dual_encoder import DualEncoder
 from lead.models.factory import inference_device, load_scorer
+from lead.pipeline import PREPARED, family
 from lead.retrieval.mining import mine_negatives
-from stages.common import PREPARED, pick, stage_args
+from stages.common import pick, stage_args
 
 log = logging.getLogger("stages.mine")
 
@@ -25,10 +27,10 @@ log = logging.getLogger("stages.mine")
 def main(argv: list[str] | None = None) -> None:
     args, params = stage_args(__doc__, argv=argv, optional=("name",))
     if args.name is None:
-        folder, key, out = f"models/{params.mine.model}", "mine.model", "data/mined/train.jsonl"
+        folder, key, out = f"models/{params.mine.model}", "mine.model", family("mine").path("training_file")
     else:
         folder = pick(params.flash, args.name, "flash", args.params)
-        key, out = f"flash.{args.name}", f"data/flash/{args.name}/train.jsonl"
+        key, out = f"flash.{args.name}", family("flash").path("training_file", args.name)
     model = load_scorer(folder, inference_device())
     if not isinstance(model, DualEncoder):
         raise SystemExit(f"{args.params}: {key}: {folder} is a {model.kind} model; mining needs a dual encoder")
@@ -41,4 +43,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -10,8 +10,9 @@ import logging
 
 from lead.config import load_params
 from lead.data.prepared import prepare
+from lead.errors import as_command
 from lead.logs import setup_logging
-from stages.common import PREPARED
+from lead.pipeline import PREPARED
 
 log = logging.getLogger("stages.prepare")
 
@@ -29,4 +30,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -12,6 +12,7 @@ checkpoints to checkpoints/prod-<name>.
 
 from __future__ import annotations
 
+from lead.errors import as_command
 from stages.common import stage_args
 from stages.distill import run
 
@@ -22,4 +23,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 
+from lead.errors import as_command
 from lead.evaluation.report import params_summary, report, write_plot_data
 from lead.io import atomic_open
+from lead.pipeline import family
 from stages.common import stage_args
 
 log = logging.getLogger("stages.report")
@@ -17,11 +19,12 @@ log = logging.getLogger("stages.report")
 
 def main(argv: list[str] | None = None) -> None:
     args, params = stage_args(__doc__, argv=argv)
-    with atomic_open("metrics/report.md") as out:
-        out.write(report(params, "metrics", params_summary(args.params)))
-    write_plot_data(params)
-    log.info("wrote metrics/report.md (%d models)", len(params.eval.dense) + len(params.eval.rerank))
+    stage = family("report")
+    with atomic_open(stage.path("report")) as out:
+        out.write(report(params, params_summary(args.params)))
+    write_plot_data(params, out=stage.path("plots"))
+    log.info("wrote %s (%d models)", stage.path("report"), len(params.eval.dense) + len(params.eval.rerank))
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

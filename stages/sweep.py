@@ -2,7 +2,7 @@
 
     python -m stages.sweep <name>
 
-Reads params sweep.<name> (lead/config.py SweepConfig): the run folder, its model, the steps (first, every,
+Reads params sweep.<name> (lead/config/retrieval.py SweepConfig): the run folder, its model, the steps (first, every,
 last) and the split and metric that choose. Logs the curve to metrics/sweep/<name> (DVCLive; `dvc plots
 show` draws it, metrics.json holds the chosen step) and writes the chosen model to models/sweep/<name>, which
 an eval.dense entry then evaluates on eval.split like any other model.
@@ -11,9 +11,11 @@ an eval.dense entry then evaluates on eval.split like any other model.
 from __future__ import annotations
 
 from lead.data.prepared import PreparedData
+from lead.errors import as_command
 from lead.evaluation.sweep import run_sweep
+from lead.pipeline import PREPARED, family
 from lead.seeding import seed_everything
-from stages.common import PREPARED, pick, stage_args
+from stages.common import pick, stage_args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,8 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     config = pick(params.sweep, args.name, "sweep", args.params)
     seed_everything(params.seed)
     run_sweep(args.name, config, PreparedData(PREPARED), params.eval,
-              out=f"models/sweep/{args.name}", logs=f"metrics/sweep/{args.name}")
+              out=family("sweep").path("model", args.name), logs=family("sweep").path("logs", args.name))
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
-from lead.io import fingerprint
 from lead.data.examples import BatchSampler, PassageStore, read_training_file
+from lead.errors import as_command
+from lead.io import fingerprint
 from lead.models.factory import load_scorer
+from lead.pipeline import COLLECTION, family
 from lead.seeding import seed_everything
 from lead.training.distributed import init_distributed
 from lead.training.loop import Trainer
 from lead.training.methods import Warmup
-from stages.common import COLLECTION, pick, stage_args
+from stages.common import pick, stage_args
 
 log = logging.getLogger("stages.warmup")
 
@@ -39,10 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     log.info("warmup %s: %s from %s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
              run.init, len(examples), train.steps, dist.world_size)
     inputs = fingerprint(run.init, run.train_file, COLLECTION, extra={"train": train.result_fields(), "run": asdict(run)})
-    trainer = Trainer(Warmup(scorer, train.candidates, run.layer_weight), sampler, train, out=f"models/{args.name}",
-                      checkpoints=f"checkpoints/{args.name}", logs=f"logs/{args.name}", dist=dist, fingerprint=inputs)
+    stage = family("warmup")
+    trainer = Trainer(Warmup(scorer, train.candidates, run.layer_weight), sampler, train, out=stage.path("model", args.name),
+                      checkpoints=stage.path("checkpoints", args.name), logs=stage.path("logs", args.name), dist=dist,
+                      fingerprint=inputs)
     trainer.train()
 
 
 if __name__ == "__main__":
-    main()
+    as_command(main)

@@ -7,8 +7,15 @@ from pathlib import Path
 import torch
 from transformers import BertConfig, BertModel
 
-from lead.data.synthetic import CITIES, FIRST_NAMES, FULL_TEMPLATES, HOBBIES, LAST_NAMES, OCCUPATIONS, QUERY_TEMPLATES
-
+from lead.data.synthetic import (
+    CITIES,
+    FIRST_NAMES,
+    FULL_TEMPLATES,
+    HOBBIES,
+    LAST_NAMES,
+    OCCUPATIONS,
+    QUERY_TEMPLATES,
+)
 from lead.models.pretrained import load_tokenizer
 
 

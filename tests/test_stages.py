@@ -7,9 +7,21 @@ import torch
 import yaml
 
 from lead.data.examples import read_training_file
-from lead.evaluation.runs import read_trec_run
+from lead.data.runs import read_trec_run
 from lead.models.factory import load_scorer
-from stages import distill, divide, evaluate, init, mine, prepare, prod, report, rerank, sweep, warmup
+from stages import (
+    distill,
+    divide,
+    evaluate,
+    init,
+    mine,
+    prepare,
+    prod,
+    report,
+    rerank,
+    sweep,
+    warmup,
+)
 from tests.helpers import tiny_bert_folder
 
 

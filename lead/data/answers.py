@@ -24,8 +24,8 @@ import string
 import unicodedata
 from typing import Callable, Iterable, Sequence
 
-from lead.data.records import Run
-from lead.evaluation.runs import ranked
+from lead.data.runs import ranked
+from lead.records import Run
 
 DPR_DEPTHS = (1, 5, 20, 100)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

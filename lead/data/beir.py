@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lead.data import msmarco
-from lead.data.records import Passage, Qrels, Query
 from lead.errors import DataFormatError, require_file
+from lead.records import Passage, Qrels, Query
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

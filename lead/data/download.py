@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from lead.errors import ConfigError, UserError
 from lead.io import atomic_open, file_digests
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ SOURCES: dict[str, list[RemoteFile]] = {
 }
 
 
-class ChecksumError(RuntimeError):
+class ChecksumError(UserError, RuntimeError):
     pass
 
 
@@ -142,7 +143,7 @@ def fetch(sources: list[str], folder: str | Path, mirror: str | None = None, che
     folder = Path(folder)
     unknown = [s for s in sources if s not in SOURCES]
     if unknown:
-        raise ValueError(f"fetch.sources: unknown {unknown}; known: {sorted(SOURCES)}")
+        raise ConfigError("fetch.sources", f"unknown {unknown}; known: {sorted(SOURCES)}")
     manifest_path = folder / "fetched.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     checksums = checksums or {}

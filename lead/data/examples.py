@@ -22,10 +22,9 @@ from typing import Container, Iterable, Iterator, Literal
 
 import numpy as np
 
-from lead.data.records import Passage, Qrels, Query
 from lead.errors import DataFormatError, require_file
 from lead.io import atomic_open
-from lead.models.base import TextBatch
+from lead.records import Passage, Qrels, Query, TextBatch
 
 
 @dataclass

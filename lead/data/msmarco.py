@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
 from lead.errors import DataFormatError, require_file
-from lead.data.records import Passage, Qrels, Query
+from lead.records import Passage, Qrels, Query
 
 logger = logging.getLogger(__name__)
 

@@ -23,13 +23,18 @@ from typing import Iterator
 
 from lead.config import DataConfig, SplitFiles
 from lead.data import beir, msmarco
-from lead.data.records import Passage, Qrels, Query
-from lead.data.examples import PassageStore, QueryExample, examples_from_qrels, write_training_file
+from lead.data.examples import (
+    PassageStore,
+    QueryExample,
+    examples_from_qrels,
+    write_training_file,
+)
 from lead.data.qa import read_qa_csv
-from lead.data.training import read_dpr_json
 from lead.data.synthetic import SyntheticBenchmark
+from lead.data.training import read_dpr_json
 from lead.errors import DataFormatError, require_file
 from lead.io import atomic_dir, atomic_open, write_json
+from lead.records import Passage, Qrels, Query
 
 SPLITS = ("train", "dev", "test")
 

@@ -1,6 +1,6 @@
 """Questions with answer strings: DPR's test/dev files for Natural Questions (``nq-test.qa.csv``).
 
-Evaluated by answer-string match (lead.evaluation.answers), not by relevance judgments.
+Evaluated by answer-string match (lead.data.answers), not by relevance judgments.
 """
 
 from __future__ import annotations

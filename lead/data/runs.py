@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lead.data.records import Run
 from lead.errors import DataFormatError, require_file
 from lead.io import atomic_open
+from lead.records import Run
 
 
 def ranked(scores: dict[str, float], depth: int | None = None) -> list[tuple[str, float]]:

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from lead.config import SyntheticConfig
 from lead.io import atomic_open, write_json
 
 GENERATOR_VERSION = 1
@@ -181,22 +182,6 @@ ATTRIBUTES = ("occ", "city", "hobby")
 def _articles(text: str) -> str:
     """'a attorney' -> 'an attorney'."""
     return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", r"\1n ", text)
-
-
-@dataclass
-class SyntheticConfig:
-    """Counts are base counts multiplied by ``scale`` (1 = the CPU default, 6 = the benchmark profile)."""
-
-    scale: float = 1.0
-    train_queries: int = 300
-    dev_queries: int = 40
-    test_queries: int = 80
-    background_passages: int = 80
-    paraphrase_prob: float = 0.7  # chance that a query names a concept in another form than its passage
-    seed: int = 13
-
-    def count(self, base: int) -> int:
-        return max(1, round(base * self.scale))
 
 
 class Person(NamedTuple):

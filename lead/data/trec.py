@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Iterator
 
 from lead.data import msmarco
-from lead.data.records import Passage, Query
 from lead.errors import DataFormatError, require_file
+from lead.records import Passage, Query
 
 read_trec_qrels = msmarco.read_qrels
 

@@ -4,7 +4,7 @@ Names and meaning:
 
 - ``MRR@10``: reciprocal rank of the first doc with grade >= threshold within the top 10
   (``recip_rank`` on each query's ranking cut to 10 in trec_eval's own order, see
-  ``lead.evaluation.runs.ranked``).
+  ``lead.data.runs.ranked``).
 - ``NDCG@10``: ``ndcg_cut.10`` with gain = grade (linear gain, log2 discount). The ideal
   ranking is built from all judged grades of the query, retrieved or not. trec_eval's
   relevance threshold does NOT apply to it: a grade-1 doc still gains 1 at threshold 2.
@@ -28,8 +28,8 @@ from typing import Sequence
 import numpy as np
 import pytrec_eval
 
-from lead.data.records import Qrels, Run
-from lead.evaluation.runs import ranked
+from lead.data.runs import ranked
+from lead.records import Qrels, Run
 
 MRR_DEPTH = 10
 NDCG_DEPTH = 10

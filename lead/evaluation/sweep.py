@@ -1,7 +1,7 @@
 """Checkpoint sweep: score a training run's snapshots on a dev split and keep the best one for the test split.
 
 Both papers pick their reported checkpoint this way. A run trained with ``train.snapshot_every: N`` holds its
-models at steps N, 2N, ... in ``<run>/snapshots/step-<step>/`` (lead/training/loop.py) and its final model in
+models at steps N, 2N, ... in ``<run>/snapshots/step-<step>/`` (lead.pipeline, written by lead/training/loop.py) and its final model in
 ``<run>`` itself, the sweep's last point. ``sweep_steps`` picks the steps ``first, first + every, ... <= last``
 (and ``last``), ``run_sweep`` evaluates each by full retrieval on the sweep's split, logs the curve with
 DVCLive (x = training step) and copies the best snapshot, with ``sweep.json`` saying where it came from, to a
@@ -20,17 +20,18 @@ from tqdm.auto import tqdm
 
 from lead.config import EvalConfig, SweepConfig
 from lead.data.prepared import PreparedData
+from lead.errors import UserError
 from lead.evaluation.dense import evaluate_scorer
-from lead.io import atomic_dir, write_json
+from lead.io import atomic_dir, step_folders, write_json
 from lead.models.factory import inference_device, load_scorer, read_scorer_config
-from lead.training.loop import SNAPSHOT_RUN, SNAPSHOTS, step_folders
+from lead.pipeline import SNAPSHOT_RUN, SNAPSHOTS, SWEEP_PROVENANCE
 
 log = logging.getLogger(__name__)
 
-PROVENANCE = "sweep.json"  # in the selected model's folder: run, model, step, split, metric and value
 
 
-class SweepError(ValueError):
+
+class SweepError(UserError, ValueError):
     """A sweep that cannot run: no snapshots, or steps asked for that the run did not keep."""
 
 
@@ -97,7 +98,7 @@ def run_sweep(name: str, config: SweepConfig, data: PreparedData, eval_config: E
                   "value": scores[best][config.metric], "evaluated": {str(s): scores[s][config.metric] for s in steps}}
     with atomic_dir(out) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(SNAPSHOTS))
-        write_json(tmp / PROVENANCE, provenance)
+        write_json(tmp / SWEEP_PROVENANCE, provenance)
     log.info("%s: step %d of %d is best on %s (%s %.4f) -> %s", name, best, final, config.split, config.metric,
              scores[best][config.metric], out)
     return provenance

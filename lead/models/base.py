@@ -17,70 +17,13 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from lead.data.records import Passage
-from lead.models.pretrained import DEFAULT_MODEL
-
-Kind = Literal["de", "colbert", "ce"]
-
-
-@dataclass
-class ScorerConfig:
-    """One model: its kind, its weights and its input view. Kind-specific keys are ignored by other kinds."""
-
-    kind: Kind = "de"
-    name: str = DEFAULT_MODEL  # packaged:<model>, a local HF folder or a hub name
-    num_layers: int | None = None  # keep only the first n blocks (PROD-style student init)
-    # Train a WordPiece vocabulary of this size on the prepared collection and training queries (init stage)
-    # and give the encoder new word embeddings for it: a student whose tokenizer differs from its teacher's.
-    vocabulary_size: int | None = None
-    query_max_length: int = 32
-    passage_max_length: int = 128
-    # dual encoder
-    pooling: Literal["cls", "mean"] = "cls"
-    similarity: Literal["dot", "cosine"] = "dot"
-    shared: bool = True  # one encoder for queries and passages
-    scale: float = 1.0  # scores are multiplied by this (cosine similarity needs ~20 for a contrastive loss)
-    # ColBERT
-    dim: int | None = None  # linear projection of token vectors (None: hidden size, as the LEAD reference)
-    query_augmentation: bool = True  # pad queries with attended [MASK] tokens to query_max_length
-    mask_punctuation: bool = False  # drop passage punctuation tokens from MaxSim
-    normalize_layers: bool = False  # L2-normalise per-layer token vectors (the reference does not)
-
-    def __post_init__(self):
-        if self.num_layers is not None and self.num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {self.num_layers}")
-        if self.query_max_length < 4 or self.passage_max_length < 4:
-            raise ValueError("query_max_length and passage_max_length must be >= 4")
-
-
-@dataclass
-class TextBatch:
-    """Queries and their candidate groups, query-major: query i owns passages [i*g, (i+1)*g), positive first."""
-
-    qids: list[str]
-    queries: list[str]
-    pids: list[str]
-    passages: list[Passage]
-    group_size: int
-    # Each model's tokenized view of the batch, by its role in the method ("model", "student", "teacher",
-    # ...), filled ahead of the step by the data loader (lead.training.loader); empty: tokenize in the step.
-    tokens: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self):
-        if len(self.passages) != len(self.queries) * self.group_size or len(self.pids) != len(self.passages):
-            raise ValueError(
-                f"{len(self.queries)} queries x group {self.group_size} != {len(self.passages)} passages"
-            )
-
-    def pin_memory(self) -> "TextBatch":
-        """Page-locked token tensors (the DataLoader calls this with ``pin_memory=True``): faster, async copies."""
-        self.tokens = {role: {k: v.pin_memory() for k, v in view.items()} for role, view in self.tokens.items()}
-        return self
+from lead.config import Kind, ScorerConfig
+from lead.records import TextBatch
 
 
 @dataclass

@@ -19,9 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lead.models.base import Encoded, Scorer, ScorerConfig, Scores, TextBatch, own_columns
+from lead.config import ScorerConfig
+from lead.models.base import Encoded, Scorer, Scores, own_columns
 from lead.models.dual_encoder import passage_text
 from lead.models.vocabulary import WORD_START
+from lead.records import TextBatch
 
 MARKERS = ("[unused0]", "[unused1]")
 NEW_MARKERS = ("[Q]", "[D]")

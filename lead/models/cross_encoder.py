@@ -11,8 +11,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from lead.models.base import Encoded, Scorer, ScorerConfig, Scores, TextBatch
+from lead.config import ScorerConfig
+from lead.models.base import Encoded, Scorer, Scores
 from lead.models.dual_encoder import passage_text
+from lead.records import TextBatch
 
 
 class CrossEncoder(Scorer):

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lead.data.records import Passage
-from lead.models.base import Encoded, Scorer, ScorerConfig, Scores, TextBatch, own_columns
+from lead.config import ScorerConfig
+from lead.models.base import Encoded, Scorer, Scores, own_columns
+from lead.records import Passage, TextBatch
 
 
 def passage_text(passage: Passage) -> str:
@@ -44,13 +45,6 @@ class DualEncoder(Scorer):
         self.query_encoder = query_encoder
         # A shared tower is the same module object, so it is stored (and trained) once.
         self.passage_encoder = passage_encoder if passage_encoder is not None else query_encoder
-
-    @classmethod
-    def from_config(cls, config: ScorerConfig) -> "DualEncoder":
-        """A fresh (untrained) dual encoder from pretrained weights; see lead.models.factory for saved ones."""
-        from lead.models.factory import build_scorer
-
-        return build_scorer(config)
 
     @property
     def num_layers(self) -> int:

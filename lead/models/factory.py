@@ -21,9 +21,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from lead.config import parse
+from lead.config import ScorerConfig, parse
+from lead.errors import UserError
 from lead.io import atomic_dir
-from lead.models.base import Scorer, ScorerConfig
+from lead.models.base import Scorer
 from lead.models.colbert import ColBERT
 from lead.models.cross_encoder import CrossEncoder
 from lead.models.dual_encoder import DualEncoder
@@ -34,7 +35,7 @@ FORMAT = 1
 SCORERS = {"de": DualEncoder, "colbert": ColBERT, "ce": CrossEncoder}
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(UserError, ValueError):
     """A saved model does not match what is loaded into it; the message names the keys."""
 
 

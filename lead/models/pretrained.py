@@ -18,6 +18,8 @@ from pathlib import Path
 
 from torch import nn
 
+from lead.config import DEFAULT_MODEL  # noqa: F401 (the default of every model param)
+from lead.errors import UserError
 from lead.io import file_digests
 
 log = logging.getLogger(__name__)
@@ -30,11 +32,10 @@ PACKAGED_MODELS = {
         "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     ),
 }
-DEFAULT_MODEL = PACKAGED_PREFIX + "all-MiniLM-L6-v2"
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
-class ModelResolutionError(ValueError):
+class ModelResolutionError(UserError, ValueError):
     """A model param names something that cannot be loaded; the message says what to do."""
 
 

@@ -21,7 +21,15 @@ WORD_START = "\u2581"  # marks the first piece of a word, as SentencePiece does
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int):
     """A fast BERT tokenizer with a WordPiece vocabulary of at most ``vocab_size`` entries learnt from ``texts``."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     smallest = len(SPECIALS) + 26  # the specials and one entry per letter

@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from typing import Iterable, Literal, Sequence
 
 from lead.config import DivideConfig, EvalConfig
+from lead.data.answers import answer_matcher
 from lead.data.examples import QueryExample
 from lead.data.prepared import PreparedData
-from lead.data.records import Query, Run
-from lead.evaluation.dense import search_collection
-from lead.evaluation.answers import answer_matcher
-from lead.evaluation.runs import ranked
+from lead.data.runs import ranked
 from lead.models.base import Scorer
 from lead.models.dual_encoder import DualEncoder
+from lead.records import Query, Run
 from lead.retrieval.mining import remove_positives, rerank
+from lead.retrieval.search import search_collection
 
 
 @dataclass(frozen=True)

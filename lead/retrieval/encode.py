@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lead.data.records import Passage
 from lead.errors import is_out_of_memory, out_of_memory
 from lead.models.dual_encoder import DualEncoder, passage_text
+from lead.records import Passage
 
 
 def encode(

@@ -13,8 +13,8 @@ import torch
 from tqdm.auto import tqdm
 
 from lead.data.prepared import PreparedData
-from lead.data.records import Query, Run
 from lead.models.colbert import ColBERT, maxsim
+from lead.records import Query, Run
 
 
 @torch.inference_mode()

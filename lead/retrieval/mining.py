@@ -18,14 +18,14 @@ import torch
 from tqdm.auto import tqdm
 
 from lead.config import EvalConfig
+from lead.data.answers import answer_matcher
 from lead.data.examples import PassageStore, QueryExample
 from lead.data.prepared import PreparedData
-from lead.data.records import Query, Run
-from lead.evaluation.answers import answer_matcher
-from lead.evaluation.dense import search_collection
-from lead.evaluation.runs import ranked
-from lead.models.base import Scorer, TextBatch
+from lead.data.runs import ranked
+from lead.models.base import Scorer
 from lead.models.dual_encoder import DualEncoder
+from lead.records import Query, Run, TextBatch
+from lead.retrieval.search import search_collection
 
 
 def remove_positives(ranking: Iterable[str], positives: Iterable[str], keep: int) -> list[str]:

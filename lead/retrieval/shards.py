@@ -23,9 +23,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from lead.data.records import Passage
 from lead.io import atomic_open
 from lead.models.dual_encoder import DualEncoder
+from lead.records import Passage
 from lead.retrieval.encode import encode
 
 

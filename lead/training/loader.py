@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lead.data.examples import BatchSampler
-from lead.models.base import TextBatch
+from lead.records import TextBatch
 
 Tokenize = Callable[[TextBatch], dict[str, torch.Tensor]]
 
@@ -38,9 +38,7 @@ class TokenizedBatches(Dataset):
 def role_tokenizers(method) -> dict[str, Tokenize]:
     """The tokenize of every model a training method reads (trained and frozen), by its role; a role in the
     method's ``shares_tokens`` reads another role's tokens (PROD's LwF copy of the student) and gets none."""
-    shared = getattr(method, "shares_tokens", set())
-    return {role: model.tokenize for role, model in {**method.trainables, **getattr(method, "frozen", {})}.items()
-            if role not in shared}
+    return {role: model.tokenize for role, model in method.roles().items() if role not in method.shares_tokens}
 
 
 def tokenized_batches(sampler: BatchSampler, tokenizers: dict[str, Tokenize], first: int, end: int, rank: int = 0,

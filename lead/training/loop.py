@@ -15,52 +15,29 @@ import contextlib
 import json
 import logging
 import math
-import re
 import shutil
 from pathlib import Path
-from typing import Protocol
 
 import torch
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from lead.config import TrainConfig
 from lead.data.examples import BatchSampler
-from lead.errors import is_out_of_memory, out_of_memory
-from lead.io import atomic_dir, atomic_open, write_json
+from lead.errors import UserError, is_out_of_memory, out_of_memory
+from lead.io import atomic_dir, atomic_open, step_folders, write_json
 from lead.logs import attach_file_log, detach_file_log
-from lead.models.base import Scorer, TextBatch
 from lead.models.factory import load_scorer, save_scorer
+from lead.pipeline import SNAPSHOT_RUN, SNAPSHOTS
 from lead.training.distributed import DistInfo, barrier, broadcast_object
 from lead.training.loader import role_tokenizers, tokenized_batches
+from lead.training.methods import Method
 
 log = logging.getLogger(__name__)
 
-SNAPSHOTS = "snapshots"  # <out>/snapshots/step-<N>/: the models every train.snapshot_every steps
-SNAPSHOT_RUN = "run.json"  # in SNAPSHOTS: the run's final step (its last point is <out> itself)
-
-
-def step_folders(folder: Path) -> list[tuple[int, Path]]:
-    """The ``step-<N>`` subfolders of ``folder`` (checkpoints or snapshots), by step; none if it is absent."""
-    if not folder.is_dir():
-        return []
-    return sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"step-(\d+)", p.name)))
-
-
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be resumed (corrupted, or written for another model shape)."""
-
-
-class Method(Protocol):
-    """A training method: which models it trains and its loss on one batch."""
-
-    trainables: dict[str, Scorer]
-    frozen: dict[str, Scorer]  # optional: models the loss reads but never trains (a frozen teacher)
-
-    def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        """The loss to minimise and the named terms to log; ``models`` are the (DDP-wrapped) trainables."""
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -82,9 +59,9 @@ class Trainer:
                              f"({', '.join(method.trainables)})")
         for model in method.trainables.values():
             model.to(dist.device).train()
-        for model in getattr(method, "frozen", {}).values():
+        for model in method.frozen.values():
             model.to(dist.device).eval().requires_grad_(False)
-        for model in [*method.trainables.values(), *getattr(method, "frozen", {}).values()]:
+        for model in method.roles().values():
             model.length_buckets = config.length_buckets
         for model in method.trainables.values():
             for encoder in model.encoders():
@@ -97,8 +74,8 @@ class Trainer:
             if dist.distributed else m
             for name, m in method.trainables.items()
         }
-        rates = getattr(method, "learning_rates", {})  # a method may give a model its own peak LR
-        groups = [{"params": [p for p in m.parameters() if p.requires_grad], "name": n, "lr": rates.get(n, config.lr)}
+        groups = [{"params": [p for p in m.parameters() if p.requires_grad], "name": n,
+                   "lr": method.learning_rates.get(n, config.lr)}
                   for n, m in method.trainables.items()]
         # One fused kernel per step instead of a loop over tensors: 4.5x faster on a CPU (BENCHMARKS.md), the
         # same update up to float rounding.

@@ -1,5 +1,9 @@
 """Training methods for the loop: what is trained and the loss of one batch.
 
+``Method`` is the contract between a method and the trainer (lead/training/loop.py): the models it trains and
+those it only reads, each model's peak learning rate if not ``train.lr``, the roles whose tokens another role's
+serve, and the loss of one micro-batch with its named terms for the logs.
+
 ``Warmup`` trains one scorer with the contrastive NLL over its candidates: global in-batch (dual encoder,
 ColBERT; gathered across devices) or each query's own group (cross-encoder). With ``layer_weight`` > 0 it
 also puts the NLL on every inner block's scores (deep supervision), so a teacher's intermediate layers rank
@@ -14,8 +18,26 @@ import torch
 from torch import nn
 
 from lead.losses.contrastive import contrastive_nll
-from lead.models.base import Encoded, Scorer, Scores, TextBatch
+from lead.models.base import Encoded, Scorer, Scores
+from lead.records import TextBatch
 from lead.training.distributed import gather_encoded
+
+
+class Method:
+    """A training method. Subclasses set ``trainables`` and implement ``loss``; the rest has defaults."""
+
+    trainables: dict[str, Scorer]  # role -> model the optimiser updates ("model", "student", "teacher")
+    frozen: dict[str, Scorer] = {}  # role -> model the loss reads but never trains (eval mode, no gradient)
+    learning_rates: dict[str, float] = {}  # role -> its own peak LR (others: train.lr)
+    shares_tokens: frozenset[str] = frozenset()  # roles that read another role's tokens: the loader skips them
+
+    def roles(self) -> dict[str, Scorer]:
+        """Every model the method reads, trained or frozen, by role."""
+        return {**self.trainables, **self.frozen}
+
+    def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss to minimise and the named values to log; ``models`` are the (DDP-wrapped) trainables."""
+        raise NotImplementedError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +66,7 @@ def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=(), t
     return scorer.float_scores(encoded, own=own), encoded
 
 
-class Warmup:
+class Warmup(Method):
     def __init__(self, scorer: Scorer, candidates: str, layer_weight: float = 0.0):
         if candidates == "in_batch" and not scorer.supports_in_batch:
             raise ValueError(f"a {scorer.kind} scorer needs train.candidates: own (it scores query-passage pairs)")

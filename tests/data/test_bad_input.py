@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lead.data import beir, msmarco, trec, training
+from lead.data import beir, msmarco, training, trec
 from lead.errors import DataFormatError
 
 

@@ -7,11 +7,17 @@ import re
 import pytest
 
 from lead.config import DataConfig
-from lead.data.examples import PassageStore, QueryExample, examples_from_qrels, read_training_file, write_training_file
+from lead.data.examples import (
+    PassageStore,
+    QueryExample,
+    examples_from_qrels,
+    read_training_file,
+    write_training_file,
+)
 from lead.data.prepared import PreparedData, prepare
-from lead.data.records import Passage, Query
 from lead.data.synthetic import SyntheticConfig
 from lead.errors import DataFormatError
+from lead.records import Passage, Query
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lead.data import beir, msmarco, trec, training
-from lead.data.records import Passage, Query
+from lead.data import beir, msmarco, training, trec
 from lead.errors import DataFormatError
+from lead.records import Passage, Query
 
 
 def write(path: Path, text: str, newline: str = "\n") -> Path:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import pytrec_eval
 
+from lead.data.runs import ranked, read_trec_run, run_from_arrays, write_trec_run
 from lead.errors import DataFormatError
-from lead.evaluation.runs import ranked, read_trec_run, run_from_arrays, write_trec_run
 
 
 def test_written_text_is_exact(tmp_path):

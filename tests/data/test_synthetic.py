@@ -3,7 +3,13 @@ from collections import Counter
 
 import pytest
 
-from lead.data.synthetic import ATTRIBUTES, CONCEPTS, SyntheticBenchmark, SyntheticConfig, generate
+from lead.data.synthetic import (
+    ATTRIBUTES,
+    CONCEPTS,
+    SyntheticBenchmark,
+    SyntheticConfig,
+    generate,
+)
 
 SMALL = dict(train_queries=30, dev_queries=10, test_queries=20, background_passages=10)
 

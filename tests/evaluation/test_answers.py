@@ -4,19 +4,17 @@ import json
 
 import pytest
 
-from lead.config import DataConfig, EvalConfig
+from lead.config import DataConfig, EvalConfig, ScorerConfig
+from lead.data.answers import answer_accuracy, first_hit_rank, has_answer, normalize
 from lead.data.examples import read_training_file
-from lead.data.prepared import PreparedData, prepare
-from lead.evaluation.dense import evaluate_scorer
-from lead.models.base import ScorerConfig
-from lead.models.dual_encoder import DualEncoder
-from tests.helpers import tiny_bert_folder
-
 from lead.data.msmarco import read_collection
+from lead.data.prepared import PreparedData, prepare
+from lead.data.qa import read_qa_csv
 from lead.data.training import read_dpr_json
 from lead.errors import DataFormatError
-from lead.data.qa import read_qa_csv
-from lead.evaluation.answers import answer_accuracy, first_hit_rank, has_answer, normalize
+from lead.evaluation.dense import evaluate_scorer
+from lead.models.factory import build_scorer
+from tests.helpers import tiny_bert_folder
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -129,7 +127,7 @@ def test_a_dpr_folder_is_prepared_and_its_test_split_evaluated_by_answer_match(t
     assert data.answers("test") == {"test-0": ["Danube"], "test-1": ["Oslo"], "test-2": ["Shakespeare"]}
     assert data.answers("train") == {"train-0": ["The Beatles"], "train-1": ["Paris"]}  # from the DPR JSON
 
-    model = DualEncoder.from_config(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
+    model = build_scorer(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
     result = evaluate_scorer(model, data, "test", EvalConfig(depth=10, batch_size=4))
     # every passage is retrieved (5 <= depth): the two questions whose answer is in the collection are hits by
     # 100, Shakespeare never is; Accuracy@1 is whatever the model ranks first, checked against the run itself
@@ -159,7 +157,7 @@ def test_prods_division_on_nq_counts_every_answer_holding_candidate_as_a_hit(tmp
             tmp_path / "prepared")
     data = PreparedData(tmp_path / "prepared")
     examples = list(read_training_file(tmp_path / "prepared" / "train.jsonl"))
-    model = DualEncoder.from_config(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
+    model = build_scorer(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
     config = DivideConfig(depth=5, keep=4, rule="marco", student_min=0, student_max=4, teacher_max=4)  # keeps all
     divided, stats = divide_training_set(model, model, data, examples, config, batch_size=4)
     negatives = {e.qid: e.negatives for e in divided}

@@ -33,14 +33,18 @@ def test_rows_describe_each_model_and_carry_its_metrics(tmp_path):
     (tmp_path / "metrics" / "lead_cb").mkdir(parents=True)
     (tmp_path / "metrics" / "lead_cb" / "metrics.json").write_text(json.dumps({"test": {"MRR@10": 0.3, "NDCG@10": 0.25, "MAP@1000": 0.125}}))
     (tmp_path / "metrics" / "lead_cb" / "timing.json").write_text(json.dumps({"parameters": 15_467_520, "passages_per_s": 523.3}))
-    text = report(params, tmp_path / "metrics", params_summary(path))
+    text = report(params, params_summary(path), root=tmp_path)
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines() if line.startswith("| ")}
-    assert rows["lead_cb"][1:3] == ["LEAD, k=2", "cb_teacher"]
+    assert rows["lead_cb"][1:3] == ["distillation: student_nll + response_kl + teacher_nll + layer_loss (k=2, random "
+                                    "layers, re-weighted; teacher trained)", "cb_teacher"]
     assert rows["lead_cb"][5:7] == ["0.3000", "0.2500"] and rows["lead_cb"][7:9] == ["-", "-"]
     assert rows["lead_cb"][9:] == ["0.1250", "15.5", "523 |"]
-    assert rows["kd_cb"][1:3] == ["response KD", "cb_teacher"]
-    assert rows["no_kd"][1:3] == ["NLL only (no teacher)", "-"]
-    assert rows["prod_tpd1"][1:3] == ["PROD tpd1 (KD softmax, LwF 1)", "de_teacher"]
+    assert rows["kd_cb"][1:3] == ["distillation: student_nll + response_kl + teacher_nll (teacher trained)", "cb_teacher"]
+    # the method's terms, by name (this no_kd's teacher still trains on its own NLL: the params say so)
+    assert rows["no_kd"][1:3] == ["distillation: student_nll + teacher_nll (teacher trained)", "cb_teacher"]
+    # no prod section here: the step takes DistillConfig's defaults (LEAD's) with its own kd and LwF
+    assert rows["prod_tpd1"][1:3] == ["PROD step: student_nll + kd_softmax + teacher_nll + lwf + layer_loss (k=2, random "
+                                      "layers, re-weighted; T=1; teacher trained)", "de_teacher"]
     assert rows["student"][1] == "warm-up (mined negatives)" and rows["student_random"][1] == "warm-up (random negatives)"
     assert rows["student"][5] == "-"  # not evaluated: no metrics file
     assert "ce re-ranking miner's top 30" in rows
@@ -48,7 +52,7 @@ def test_rows_describe_each_model_and_carry_its_metrics(tmp_path):
 
 
 def test_warm_ups_on_official_negatives_or_continued_are_described_so(tmp_path):
-    from lead.config import parse, Params
+    from lead.config import Params, parse
     from lead.evaluation.report import describe
 
     params = parse(Params, {**PARAMS, "data": {"source": "msmarco", "path": "x", "train_negatives": "triples.tsv",
@@ -60,8 +64,8 @@ def test_warm_ups_on_official_negatives_or_continued_are_described_so(tmp_path):
 
 
 def test_the_depth_of_a_two_tower_dual_encoder_is_read_from_its_query_tower(tmp_path):
+    from lead.config import ScorerConfig
     from lead.evaluation.report import _model_shape
-    from lead.models.base import ScorerConfig
     from lead.models.factory import build_scorer, save_scorer
     from tests.helpers import tiny_bert_folder
 
@@ -75,10 +79,10 @@ def test_the_depth_of_a_two_tower_dual_encoder_is_read_from_its_query_tower(tmp_
 def test_plot_data_has_every_evaluated_model_and_recall_curves_from_the_runs(tmp_path, monkeypatch):
     from lead.config import DataConfig
     from lead.data.prepared import PreparedData, prepare
+    from lead.data.runs import write_trec_run
     from lead.data.synthetic import SyntheticConfig
     from lead.evaluation.metrics import evaluate_run
     from lead.evaluation.report import CURVE_DEPTHS, write_plot_data
-    from lead.evaluation.runs import write_trec_run
 
     monkeypatch.chdir(tmp_path)
     prepare(DataConfig(synthetic=SyntheticConfig(train_queries=4, dev_queries=2, test_queries=6, background_passages=5)), "data/prepared")
@@ -108,7 +112,7 @@ def test_a_split_judged_by_answers_reports_top_k_accuracy_and_writes_no_plot_dat
     (tmp_path / "metrics" / "lead_cb").mkdir(parents=True)
     (tmp_path / "metrics" / "lead_cb" / "metrics.json").write_text(json.dumps(
         {"test": {"Accuracy@1": 0.4, "Accuracy@5": 0.6, "Accuracy@20": 0.75, "Accuracy@100": 0.875, "n_queries": 8}}))
-    text = report(params, tmp_path / "metrics")
+    text = report(params, root=tmp_path)
     assert "| Accuracy@1 | Accuracy@5 | Accuracy@20 | Accuracy@100 |" in text and "NDCG@10 |" not in text
     row = next(line for line in text.splitlines() if line.startswith("| lead_cb |")).split(" | ")
     assert row[5:9] == ["0.4000", "0.6000", "0.7500", "0.8750"]
@@ -118,5 +122,5 @@ def test_a_split_judged_by_answers_reports_top_k_accuracy_and_writes_no_plot_dat
     (prepared / "collection.tsv").write_text("1\tOslo is in Norway\n")
     (prepared / "queries.test.tsv").write_text("test-0\tcapital of norway\n")
     (prepared / "answers.test.jsonl").write_text('{"qid": "test-0", "answers": ["Oslo"]}\n')
-    write_plot_data(params, tmp_path / "metrics", prepared, tmp_path / "plots")  # no qrels: must not fail
+    write_plot_data(params, tmp_path, prepared, tmp_path / "plots")  # no qrels: must not fail
     assert not (tmp_path / "plots").exists()

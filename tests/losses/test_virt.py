@@ -36,7 +36,7 @@ def test_virt_loss_worked_example_ignores_padded_query_rows_and_crops_to_the_com
 
 
 def test_colbert_plain_view_drops_the_marker_and_aligns_with_the_dual_encoder(tmp_path):
-    from lead.models.base import ScorerConfig
+    from lead.config import ScorerConfig
     from lead.models.factory import build_scorer
     from tests.helpers import tiny_bert_folder
 
@@ -56,8 +56,7 @@ def test_colbert_plain_view_drops_the_marker_and_aligns_with_the_dual_encoder(tm
 
 
 def test_the_method_needs_one_tokenizer_and_an_in_batch_teacher(tmp_path):
-    from lead.config import DistillConfig
-    from lead.models.base import ScorerConfig
+    from lead.config import DistillConfig, ScorerConfig
     from lead.models.factory import build_scorer
     from lead.training.distill import Distill
     from tests.helpers import tiny_bert_folder, wordpiece_bert_folder

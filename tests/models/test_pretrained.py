@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from lead.config import ScorerConfig
 from lead.models import pretrained
-from lead.models.base import ScorerConfig
-from lead.models.dual_encoder import DualEncoder, pool
+from lead.models.dual_encoder import pool
+from lead.models.factory import build_scorer
 from lead.models.pretrained import ModelResolutionError, load_encoder, resolve_model
 from tests.helpers import tiny_bert_folder
 
@@ -59,15 +60,15 @@ def test_cosine_embeddings_are_unit_length_and_dot_ones_are_not(tmp_path):
     folder = str(tiny_bert_folder(tmp_path / "tiny"))
     texts = ["a short query", "a somewhat longer query about something"]
     for similarity in ("cosine", "dot"):
-        model = DualEncoder.from_config(ScorerConfig(name=folder, pooling="cls", similarity=similarity)).eval()
+        model = build_scorer(ScorerConfig(name=folder, pooling="cls", similarity=similarity)).eval()
         norms = model.embed_queries(model.tokenize_queries(texts)).norm(dim=-1)
         assert torch.allclose(norms, torch.ones(2), atol=1e-5) == (similarity == "cosine")
 
 
 def test_separate_towers_are_separate_modules(tmp_path):
     folder = str(tiny_bert_folder(tmp_path / "tiny"))
-    shared = DualEncoder.from_config(ScorerConfig(name=folder))
-    separate = DualEncoder.from_config(ScorerConfig(name=folder, shared=False))
+    shared = build_scorer(ScorerConfig(name=folder))
+    separate = build_scorer(ScorerConfig(name=folder, shared=False))
     assert shared.query_encoder is shared.passage_encoder
     assert separate.query_encoder is not separate.passage_encoder
     assert sum(p.numel() for p in separate.parameters()) == 2 * sum(p.numel() for p in shared.parameters())
@@ -77,7 +78,7 @@ def test_packaged_minilm_embeds_like_sentence_transformers():
     """mean pooling + cosine over the packaged folder = the reference all-MiniLM-L6-v2 embedding."""
     sentence_transformers = pytest.importorskip("sentence_transformers")
     texts = ["The cat sits outside", "A man is playing guitar on a stage in Lisbon."]
-    ours = DualEncoder.from_config(
+    ours = build_scorer(
         ScorerConfig(name=PACKAGED, pooling="mean", similarity="cosine", passage_max_length=256)
     ).eval()
     with torch.inference_mode():
@@ -91,6 +92,6 @@ def test_encoders_attend_with_pytorch_sdpa_and_are_listed_once_per_scorer(tmp_pa
     module per tower for compile / checkpointing (a shared tower once)."""
     folder = tiny_bert_folder(tmp_path / "m")
     assert load_encoder(folder).config._attn_implementation == "sdpa"
-    shared = DualEncoder.from_config(ScorerConfig(name=str(folder)))
-    separate = DualEncoder.from_config(ScorerConfig(name=str(folder), shared=False))
+    shared = build_scorer(ScorerConfig(name=str(folder)))
+    separate = build_scorer(ScorerConfig(name=str(folder), shared=False))
     assert len(shared.encoders()) == 1 and len(separate.encoders()) == 2

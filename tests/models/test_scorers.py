@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from lead.data.records import Passage
-from lead.models.base import ScorerConfig, TextBatch
+from lead.config import ScorerConfig
 from lead.models.colbert import maxsim
 from lead.models.factory import ModelLoadError, build_scorer, load_scorer, save_scorer
+from lead.records import Passage, TextBatch
 from tests.helpers import tiny_bert_folder, wordpiece_bert_folder
 
 LAYERS = 4

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from lead.retrieval.division import DivisionRule, divide, first_positive_rank, ranked_lists
+from lead.retrieval.division import (
+    DivisionRule,
+    divide,
+    first_positive_rank,
+    ranked_lists,
+)
 
 MARCO = DivisionRule()  # keep iff 1 <= r_S <= 14 and r_T == 0
 NQ = DivisionRule(kind="nq", teacher_max=14)  # keep iff r_T < r_S and r_T <= 14
@@ -79,9 +84,8 @@ def test_division_a_slice_of_queries_at_a_time_keeps_each_query_with_its_own_lis
     from lead.config import DivideConfig
     from lead.data.examples import QueryExample
     from lead.data.prepared import PreparedData
-    from lead.evaluation import dense
-    from lead.evaluation.dense import Hits
-    from lead.retrieval import division
+    from lead.retrieval import division, search
+    from lead.retrieval.search import Hits
 
     (tmp_path / "collection.tsv").write_text("".join(f"p{i}\tpassage {i}\n" for i in range(10)))
     # the student ranks query q's positive p_q second (r_S = 1), except query 3's first (r_S = 0: not kept)
@@ -94,7 +98,7 @@ def test_division_a_slice_of_queries_at_a_time_keeps_each_query_with_its_own_lis
     teacher = lambda scorer, queries, candidates, store, batch_size: {  # noqa: E731
         qid: {pid: (9.0 if pid == f"p{qid[1:]}" else -float(i)) for i, pid in enumerate(pids)} for qid, pids in candidates.items()}
     monkeypatch.setattr(division, "rerank", teacher)
-    monkeypatch.setattr(dense, "QUERIES_PER_RUN", 2)
+    monkeypatch.setattr(search, "QUERIES_PER_RUN", 2)
     examples = [QueryExample(f"q{q}", f"query {q}", [f"p{q}"], []) for q in range(5)]
     divided, stats = division.divide_training_set(None, None, PreparedData(tmp_path), examples,
                                                   DivideConfig(student="s", teacher="t", depth=4, keep=2, student_max=3))

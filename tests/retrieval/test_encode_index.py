@@ -2,17 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from lead.data.records import Passage
+from lead.config import ScorerConfig
 from lead.errors import OutOfMemory
-from lead.models.base import ScorerConfig
-from lead.models.dual_encoder import DualEncoder
+from lead.models.factory import build_scorer
+from lead.records import Passage
 from lead.retrieval.encode import encode
 from lead.retrieval.index import build_index, search
 from tests.helpers import tiny_bert_folder
 
 
 def test_encode_keeps_input_order_despite_length_sorting(tmp_path):
-    model = DualEncoder.from_config(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
+    model = build_scorer(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
     passages = [Passage(str(i), "word " * (1 + (7 * i) % 13), title="t" if i % 2 else "") for i in range(23)]
     batched = encode(model, iter(passages), "passages", len(passages), batch_size=4, sort_window=3, progress=False)
     with torch.inference_mode():
@@ -38,7 +38,7 @@ def test_depth_is_capped_at_the_corpus_size():
 
 
 def test_encoding_out_of_memory_names_the_batch_size(tmp_path, monkeypatch):
-    model = DualEncoder.from_config(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
+    model = build_scorer(ScorerConfig(name=str(tiny_bert_folder(tmp_path / "m")), pooling="mean"))
 
     def oom(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory.")

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from lead.config import ScorerConfig
 from lead.data.examples import PassageStore
-from lead.models.base import ScorerConfig, TextBatch
 from lead.models.factory import build_scorer
+from lead.records import TextBatch
 from lead.retrieval.mining import remove_positives, rerank
 from tests.helpers import tiny_bert_folder
 
@@ -56,7 +57,7 @@ def test_a_passage_holding_the_answer_is_no_negative_where_the_split_has_answers
     )
     (tmp_path / "answers.train.jsonl").write_text(json.dumps({"qid": "q1", "answers": ["Paris"]}) + "\n")
     data = PreparedData(tmp_path)
-    from lead.evaluation.dense import Hits
+    from lead.retrieval.search import Hits
 
     # q1: p2 5.0, p1 4.0, p3 3.0, p4 2.0, p5 1.0; q2: p2 2.0, p3 1.0 (-1: faiss's "no hit")
     hits = Hits(["q1", "q2"], np.array(["p1", "p2", "p3", "p4", "p5"]), np.array([[1, 0, 2, 3, 4], [1, 2, -1, -1, -1]]),
@@ -75,16 +76,15 @@ def test_mining_a_slice_of_queries_at_a_time_keeps_each_query_with_its_own_hits(
     """Five queries read two at a time (MS MARCO's 500k in slices of 10,000): each keeps its own list."""
     from lead.data.examples import QueryExample
     from lead.data.prepared import PreparedData
-    from lead.evaluation import dense
-    from lead.evaluation.dense import Hits
-    from lead.retrieval import mining
+    from lead.retrieval import mining, search
+    from lead.retrieval.search import Hits
 
     (tmp_path / "collection.tsv").write_text("".join(f"p{i}\tpassage {i}\n" for i in range(10)))
     pids = np.array([f"p{i}" for i in range(10)])
     indices = np.array([[(q + j) % 10 for j in range(4)] for q in range(5)])  # query q: p_q (its positive) first, then 3
     hits = Hits([f"q{q}" for q in range(5)], pids, indices, np.tile([4.0, 3.0, 2.0, 1.0], (5, 1)))
     monkeypatch.setattr(mining, "search_collection", lambda *args, **kwargs: (hits, {}))
-    monkeypatch.setattr(dense, "QUERIES_PER_RUN", 2)
+    monkeypatch.setattr(search, "QUERIES_PER_RUN", 2)
     examples = [QueryExample(f"q{q}", f"query {q}", [f"p{q}"], []) for q in range(5)]
     mined = mining.mine_negatives(None, PreparedData(tmp_path), examples, depth=4, keep=3)
     assert {e.qid: e.negatives for e in mined} == {f"q{q}": [f"p{(q + j) % 10}" for j in (1, 2, 3)] for q in range(5)}

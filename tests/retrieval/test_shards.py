@@ -5,15 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lead.config import DataConfig, EvalConfig
+from lead.config import DataConfig, EvalConfig, ScorerConfig
 from lead.data.prepared import PreparedData, prepare
-from lead.data.records import Passage
 from lead.data.synthetic import SyntheticConfig
-from lead.evaluation.dense import retrieve
-from lead.models.base import ScorerConfig
-from lead.models.dual_encoder import DualEncoder
+from lead.models.factory import build_scorer
+from lead.records import Passage
 from lead.retrieval.encode import encode
 from lead.retrieval.index import TorchExactIndex, build_index, search
+from lead.retrieval.search import retrieve
 from lead.retrieval.shards import ShardedEmbeddings, encode_corpus
 from tests.helpers import tiny_bert_folder
 
@@ -21,7 +20,7 @@ from tests.helpers import tiny_bert_folder
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     folder = tiny_bert_folder(tmp_path_factory.mktemp("m") / "bert")
-    return DualEncoder.from_config(ScorerConfig(name=str(folder), pooling="mean"))
+    return build_scorer(ScorerConfig(name=str(folder), pooling="mean"))
 
 
 def corpus(n: int) -> list[Passage]:
@@ -166,7 +165,7 @@ def test_a_graph_index_returns_the_full_depth_asked():
 
 
 def test_hits_read_a_slice_of_queries_at_a_time_give_the_whole_run():
-    from lead.evaluation.dense import Hits
+    from lead.retrieval.search import Hits
 
     rng = np.random.default_rng(4)
     qids = [f"q{i}" for i in range(7)]

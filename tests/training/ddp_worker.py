@@ -25,7 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels  # noqa: E402
 from lead.data.prepared import PreparedData  # noqa: E402
 from lead.models.factory import load_scorer  # noqa: E402
-from lead.training.distributed import broadcast_object, gather_with_grad, init_distributed  # noqa: E402
+from lead.training.distributed import (  # noqa: E402
+    broadcast_object,
+    gather_with_grad,
+    init_distributed,
+)
 from lead.training.methods import Warmup  # noqa: E402
 
 KINDS = ("de", "colbert", "ce")

@@ -18,10 +18,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from lead.config import TrainConfig
+from lead.config import ScorerConfig, TrainConfig
 from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData
-from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
 from lead.training.distributed import init_distributed
 from lead.training.loop import Trainer

@@ -11,15 +11,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lead.config import DataConfig
+from lead.config import DataConfig, ScorerConfig
 from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import SyntheticConfig
-from lead.models.base import ScorerConfig, TextBatch
 from lead.models.factory import build_scorer
+from lead.records import TextBatch
 from tests.helpers import tiny_bert_folder, wordpiece_bert_folder
-
-
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,10 @@ import pytest
 import torch
 import torch.distributed
 
-from lead.config import DataConfig
+from lead.config import DataConfig, ScorerConfig
 from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import SyntheticConfig
-from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer, load_scorer, save_scorer
 from lead.training.methods import Warmup
 from tests.helpers import tiny_bert_folder

@@ -10,13 +10,12 @@ import math
 import pytest
 import torch
 
-from lead.config import DataConfig, DistillConfig, TrainConfig
+from lead.config import DataConfig, DistillConfig, ScorerConfig, TrainConfig
 from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import SyntheticConfig
 from lead.losses.contrastive import contrastive_nll
 from lead.losses.kd import kd_loss, kd_softmax
-from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
 from lead.training.distill import Distill
 from lead.training.loop import Trainer

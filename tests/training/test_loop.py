@@ -18,12 +18,16 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertConfig, BertModel
 
-from lead.config import DataConfig, TrainConfig
-from lead.data.examples import BatchSampler, PassageStore, QueryExample, examples_from_qrels
+from lead.config import DataConfig, ScorerConfig, TrainConfig
+from lead.data.examples import (
+    BatchSampler,
+    PassageStore,
+    QueryExample,
+    examples_from_qrels,
+)
 from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import SyntheticConfig
 from lead.errors import OutOfMemory
-from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
 from lead.models.pretrained import load_tokenizer
 from lead.training.loop import CheckpointError, Trainer
@@ -238,7 +242,7 @@ from pathlib import Path
 from lead.config import TrainConfig
 from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData
-from lead.models.base import ScorerConfig
+from lead.config import ScorerConfig
 from lead.models.factory import build_scorer
 from lead.training.loop import CheckpointError, Trainer
 from lead.training.methods import Warmup

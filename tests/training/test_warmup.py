@@ -8,13 +8,11 @@ import logging
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from lead.config import DataConfig, WarmupConfig
+from lead.config import DataConfig, ScorerConfig, WarmupConfig
 from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
 from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import SyntheticConfig
-from lead.models.base import ScorerConfig
 from lead.models.factory import build_scorer
 from lead.training.methods import Warmup
 from tests.helpers import tiny_bert_folder

