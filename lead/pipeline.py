@@ -87,8 +87,8 @@ class Family:
         """(the dotted params key the path comes from, or "" for a fixed path; the path) of every input."""
         return [(_source(template, self, key), render(template, params, key, self.over)) for template in self.inputs]
 
-    def resolved_params(self, key: str) -> list[str]:
-        return [name.replace("{key}", key) for name in self.params]
+    def resolved_params(self, params: Mapping[str, Any], key: str) -> list[str]:
+        return [render(name, params, key, self.over) for name in self.params]
 
     def command(self, key: str = "") -> str:
         return " ".join(filter(None, ["${launcher}" if self.launcher else "python", "-m", self.module, key]))
@@ -106,14 +106,12 @@ FAMILIES: tuple[Family, ...] = (
            outs=(Out("model", "models/{key}"), Out("logs", "logs/{key}", cache=False, persist=True))),
     Family("mine", "stages.mine", params=("mine", *SEARCH_PARAMS), inputs=("models/{mine.model}", PREPARED),
            outs=(Out("mined", "data/mined"),), extra={"training_file": f"data/mined/{TRAINING_FILE}"}),
-    Family("distill", "stages.distill", over="distill_runs", params=("train", "distill", "distill_runs.{key}", "launcher"),
-           inputs=("{item.student}", "{item.teacher}", "{distill.train_file}", COLLECTION), launcher=True,
+    # LEAD runs and PROD steps: one family; each run reads its own defaults section (distill or prod)
+    Family("distill", "stages.distill", over="distill_runs",
+           params=("train", "{item.defaults}", "distill_runs.{key}", "launcher"),
+           inputs=("{item.student}", "{item.teacher}", "{item.train_file}", COLLECTION), launcher=True,
            checkpoints="checkpoints/distill-{key}",
            outs=(Out("model", "models/{key}"), Out("logs", "logs/{key}", cache=False, persist=True))),
-    Family("prod", "stages.prod", over="prod_steps", params=("train", "prod", "prod_steps.{key}", "launcher"),
-           inputs=("{item.student}", "{item.teacher}", "{item.train_file}", COLLECTION), launcher=True,
-           checkpoints="checkpoints/prod-{key}",
-           outs=(Out("model", "models/prod/{key}"), Out("logs", "logs/prod/{key}", cache=False, persist=True))),
     Family("flash", "stages.mine", over="flash", params=("mine", *SEARCH_PARAMS, "flash.{key}"),
            inputs=("{item}", PREPARED), outs=(Out("mined", "data/flash/{key}"),),
            extra={"training_file": f"data/flash/{{key}}/{TRAINING_FILE}"}),

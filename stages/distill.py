@@ -1,12 +1,14 @@
-"""Stage distill@<name>: LEAD distillation of a student from a teacher (params distill, distill_runs.<name>).
+"""Stage distill@<name>: a student distilled from a teacher (params distill_runs.<name> over its defaults section:
+``distill``, LEAD's, for LEAD runs and their baselines; ``prod``, PROD's, for the steps of PROD's ladder).
 
     python -m stages.distill <name>                          # one process
     torchrun --nproc_per_node=N -m stages.distill <name>     # DDP: global in-batch candidates across GPUs
 
-Reads the student and teacher folders the run names, trains on distill.train_file, checkpoints to
-checkpoints/distill-<name> (a killed run resumes from there), logs every loss term, the per-layer KL and the
-layer weights lambda to logs/<name> (DVCLive) and writes models/<name>/student (and models/<name>/teacher when
-the teacher is trained jointly).
+Reads the student and teacher folders and the training file the run names, checkpoints to
+checkpoints/distill-<name> (a killed run resumes from there), logs every loss term (and LEAD's per-layer KL and
+layer weights lambda) to logs/<name> (DVCLive) and writes models/<name>/student (and models/<name>/teacher when
+the teacher is trained jointly). A PROD step names the previous step's student; its training file is a flash@
+(re-mined) file or a divide@ output.
 """
 
 from __future__ import annotations
@@ -32,15 +34,15 @@ log = logging.getLogger("stages.distill")
 
 def main(argv: list[str] | None = None) -> None:
     args, params = stage_args(__doc__, "name", argv=argv)
-    run(params, args.name, "distill", args.params)
+    run(params, args.name, args.params)
 
 
-def run(params: Params, name: str, section: str, params_file: str) -> None:
-    """Train run ``name`` of distill_runs (section distill) or prod_steps (section prod)."""
-    runs = params.distill_runs if section == "distill" else params.prod_steps
-    pick(runs, name, "distill_runs" if section == "distill" else "prod_steps", params_file)
-    config, train = params.distill_run(name, section)
-    stage = family(section)
+def run(params: Params, name: str, params_file: str) -> None:
+    """Train run ``name`` of distill_runs: a LEAD run or baseline (defaults: distill), or a PROD step (prod)."""
+    pick(params.distill_runs, name, "distill_runs", params_file)
+    config, train = params.distill_run(name)
+    section = params.run_defaults(name)
+    stage = family("distill")
     dist = init_distributed()
     seed_everything(train.seed)
     student, teacher = load_scorer(config.student), load_scorer(config.teacher)

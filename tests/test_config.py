@@ -36,7 +36,7 @@ def test_the_repository_params_load():
         ({"models": {"de2": {}}, "warmup": {"x": {"init": "models/init/de2", "train_file": "t", "train": {"stesp": 4}}}},
          r"warmup\.x\.train\.stesp: unknown key \(did you mean 'steps'\?\)"),
         ({"distill_runs": {"r": {"student": "models/s", "teacher": "models/t", "train_file": "data/flash/f/train.jsonl"}}},
-         r"distill_runs\.r\.train_file: dvc\.yaml tracks distill\.train_file"),
+         r"distill_runs\.r\.defaults: missing: name the defaults the run starts from \(distill or prod\)"),
         ({"divide": {"d": {"student": "models/s"}}}, r"divide\.d\.teacher: missing: name the model folder"),
         ({"data": {"source": "msmarco", "path": "x", "collection_format": "documents", "train_negatives": "t.tsv"}},
          r"data\.train_negatives reads passage triples"),
@@ -77,13 +77,15 @@ def test_missing_and_invalid_files(tmp_path):
 
 def test_distill_runs_are_checked_when_params_are_read(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("distill_runs: {lead: {student: models/s, teacher: models/t, layres: 2}}\n")
+    run = "defaults: distill, train_file: data/mined/train.jsonl"
+    path.write_text(f"distill_runs: {{lead: {{{run}, student: models/s, teacher: models/t, layres: 2}}}}\n")
     with pytest.raises(ConfigError, match=r"distill_runs\.lead\.layres: unknown key \(did you mean 'layers'\?\)"):
         load_params(path)
-    path.write_text("distill_runs: {lead: {teacher: models/t}}\n")
-    with pytest.raises(ConfigError, match=r"distill_runs\.lead\.student: missing: name the model folder"):
+    path.write_text(f"distill_runs: {{lead: {{{run}, teacher: models/t}}}}\n")
+    with pytest.raises(ConfigError, match=r"distill_runs\.lead\.student: missing: name it"):
         load_params(path)
-    path.write_text("distill: {layers: 3, train: {steps: 7}}\ndistill_runs: {lead: {student: s, teacher: t, selection: last, train: {lr: 0.1}}}\n")
+    path.write_text(f"distill: {{layers: 3, train: {{steps: 7}}}}\ndistill_runs: {{lead: {{{run}, student: s, teacher: t, "
+                    "selection: last, train: {lr: 0.1}}}\n")
     config, train = load_params(path).distill_run("lead")
     assert (config.layers, config.selection, train.steps, train.lr) == (3, "last", 7, 0.1)  # defaults, then the run
     path.write_text("distill: {layers: most}\n")
@@ -91,8 +93,28 @@ def test_distill_runs_are_checked_when_params_are_read(tmp_path):
         load_params(path)
 
 
-def test_a_prod_step_must_name_its_training_file(tmp_path):
+def test_a_run_names_its_defaults_and_its_training_file(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("prod_steps: {tpd1: {student: models/s, teacher: models/t}}\n")
-    with pytest.raises(ConfigError, match=r"prod_steps\.tpd1\.train_file: missing: name the step's training file"):
+    path.write_text("distill_runs: {tpd1: {defaults: prod, student: models/s, teacher: models/t}}\n")
+    with pytest.raises(ConfigError, match=r"distill_runs\.tpd1\.train_file: missing: name it"):
+        load_params(path)
+    path.write_text("distill_runs: {tpd1: {student: models/s, teacher: models/t, train_file: data/x.jsonl}}\n")
+    with pytest.raises(ConfigError, match=r"distill_runs\.tpd1\.defaults: missing: .*distill or prod"):
+        load_params(path)
+    path.write_text("distill_runs: {tpd1: {defaults: lead, student: models/s, teacher: models/t, train_file: data/x.jsonl}}\n")
+    with pytest.raises(ConfigError, match=r"distill_runs\.tpd1\.defaults: 'lead' is not one of distill, prod"):
+        load_params(path)
+    path.write_text("prod: {temperature: 4.0, train_file: data/x.jsonl}\n")
+    with pytest.raises(ConfigError, match=r"prod\.train_file: set per run"):
+        load_params(path)
+    path.write_text("prod: {temperature: 4.0, lwf_weight: 1.0}\ndistill: {temperature: 2.0}\ndistill_runs: {"
+                    "tpd1: {defaults: prod, student: models/s, teacher: models/t, train_file: data/x.jsonl}, "
+                    "lead: {defaults: distill, student: models/s, teacher: models/t, train_file: data/y.jsonl}}\n")
+    params = load_params(path)  # each run starts from its own defaults and names its own training file
+    (tpd1, _), (lead, _) = params.distill_run("tpd1"), params.distill_run("lead")
+    assert (tpd1.temperature, tpd1.lwf_weight, tpd1.train_file) == (4.0, 1.0, "data/x.jsonl")
+    assert (lead.temperature, lead.lwf_weight, lead.train_file) == (2.0, 0.0, "data/y.jsonl")
+    path.write_text("warmup: {tpd1: {init: models/init/x, train_file: data/x.jsonl}}\nmodels: {x: {kind: de}}\n"
+                    "distill_runs: {tpd1: {defaults: prod, student: models/s, teacher: models/t, train_file: data/x.jsonl}}\n")
+    with pytest.raises(ConfigError, match=r"distill_runs\.tpd1: warmup\.tpd1 writes models/tpd1"):
         load_params(path)

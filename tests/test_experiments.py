@@ -60,7 +60,7 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
         seed=1,
         models={"de": {"kind": "de", "name": tiny, "pooling": "mean", "passage_max_length": 48}},
         warmup={"miner": {"init": "models/init/de", "train_file": "data/prepared/train.jsonl"}},
-        distill_runs={}, prod_steps={}, flash={},
+        distill_runs={}, flash={},
         divide={},
     )
     params["data"]["synthetic"].update(train_queries=16, dev_queries=4, test_queries=8, background_passages=5)

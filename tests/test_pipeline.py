@@ -79,7 +79,7 @@ def check(dvc_yaml: str, params: dict, folder: Path) -> None:
         assert outs == {(path, out.cache, out.persist, out.metric) for path, out in fam.resolved_outs(params, key)}, name
         code, data, keys = split_deps(stage)
         assert sorted(data) == sorted(path for _, path in fam.resolved_inputs(params, key)), name
-        assert (keys is None and fam.params == ("*",)) or sorted(keys) == sorted(fam.resolved_params(key)), name
+        assert (keys is None and fam.params == ("*",)) or sorted(keys) == sorted(fam.resolved_params(params, key)), name
         missing = sorted(f for f in imported_files(fam.module) if not covered(f, code))
         assert not missing, f"{name}: dvc.yaml's deps miss modules its command imports: {missing}"
         assert all((ROOT / path).exists() for path in code), f"{name}: a code dep that does not exist: {code}"

@@ -31,7 +31,7 @@ def test_each_setting_over_each_data_preset_is_valid(tmp_path, data, setting):
     params = load_params(path)
     train_queries = {"data-mspas": "queries.train.tsv", "data-msdoc": "msmarco-doctrain-queries.tsv"}[data]
     assert params.data.source == "msmarco" and params.data.splits["train"].queries == train_queries
-    assert not params.prod_steps and not params.flash and not params.divide  # the embedded ladder is gone
+    assert not params.flash and not params.divide  # the embedded ladder is gone
     assert not params.sweep  # the embedded sweep's run is gone too (and the data presets have no dev split)
     assert set(params.distill_runs) == {f"lead_{setting[5:].replace('-', '_')}", f"kd_{setting[5:].replace('-', '_')}"}
     lead_run, train = params.distill_run(f"lead_{setting[5:].replace('-', '_')}")
@@ -53,15 +53,16 @@ def test_the_prod_ladder_over_each_data_preset_is_a_whole_pipeline(tmp_path, dat
     path.write_text(yaml.safe_dump(merged, sort_keys=False))  # as lead.presets apply writes it: the ladder's order
     params = load_params(path)
     assert params.dangling_inputs() == []
-    assert not params.distill_runs and not params.sweep and list(params.prod_steps) == ["tpd1", "tpd2", "tpd3", "dpd"]
-    config, train = params.distill_run("dpd", "prod")
+    assert not params.sweep and list(params.distill_runs) == ["tpd1", "tpd2", "tpd3", "dpd"]  # the ladder alone
+    assert {params.run_defaults(name) for name in params.distill_runs} == {"prod"}
+    config, train = params.distill_run("dpd")
     assert (config.kd, config.temperature, config.lwf_weight, config.epochs) == ("softmax", 4.0, 1.0, 3.5)
     assert (train.negatives, train.negative_sampling, train.lr, train.candidates) == (15, "descend", 1e-5, "own")
-    tpd1, tpd1_train = params.distill_run("tpd1", "prod")
+    tpd1, tpd1_train = params.distill_run("tpd1")
     assert (tpd1.lwf_weight, tpd1.student_weight, tpd1.response_weight, tpd1_train.steps, tpd1_train.lr) == (0.0, 0.1, 0.9, 40000, 5e-5)
     # S3 continues S1's models on flash-1, which the mine stage writes with S1's 12-layer model (S2)
     assert (params.warmup["de6"].init, params.warmup["de6"].train_file) == ("models/de6_s1", "data/mined/train.jsonl")
-    assert params.mine.model == "de12_s1" and params.flash == {"f2": "models/de12", "f3": "models/prod/tpd2/student"}
+    assert params.mine.model == "de12_s1" and params.flash == {"f2": "models/de12", "f3": "models/tpd2/student"}
     assert params.divide["dpd"].depth == 200 and params.models["ce24"].name == "nghuyong/ernie-2.0-large-en"
     assert params.data.train_negatives_per_query == 30
 

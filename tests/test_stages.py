@@ -16,7 +16,6 @@ from stages import (
     init,
     mine,
     prepare,
-    prod,
     report,
     rerank,
     sweep,
@@ -42,7 +41,8 @@ def project(tmp_path, monkeypatch):
         },
         "mine": {"model": "miner", "depth": 30, "keep": 10},
         "distill": {"layers": 1, "resample_every": 2, "train": {"steps": 4}},
-        "distill_runs": {"lead_ce": {"student": "models/miner", "teacher": "models/ce", "train": {"candidates": "own"}}},
+        "distill_runs": {"lead_ce": {"defaults": "distill", "student": "models/miner", "teacher": "models/ce",
+                                     "train_file": "data/mined/train.jsonl", "train": {"candidates": "own"}}},
         "eval": {"depth": 20, "batch_size": 16, "first_stage": "miner", "rerank_depth": 5,
                  "dense": {"zeroshot": "models/init/de", "miner": "models/miner"}, "rerank": {"ce": "models/ce"}},
     }
@@ -108,16 +108,18 @@ def test_the_prod_ladder_runs_step_by_step(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["prod"] = {"kd": "softmax", "temperature": 4.0, "student_weight": 0.1, "response_weight": 0.9,
                       "layer_weight": 0.0, "teacher_trainable": False, "lwf_weight": 1.0, "train": {"steps": 2}}
-    params["prod_steps"] = {
-        "tpd1": {"student": "models/init/de", "teacher": "models/miner", "train_file": "data/mined/train.jsonl", "lwf_weight": 0.0},
-        "tpd2": {"student": "models/prod/tpd1/student", "teacher": "models/ce", "train_file": "data/flash/tpd1/train.jsonl",
-                 "train": {"candidates": "own"}},
-        "dpd": {"student": "models/prod/tpd2/student", "teacher": "models/ce", "train_file": "data/divided/dpd/train.jsonl",
-                "epochs": 1, "train": {"candidates": "own", "negative_sampling": "descend"}},
+    params["distill_runs"] = {
+        "tpd1": {"defaults": "prod", "student": "models/init/de", "teacher": "models/miner",
+                 "train_file": "data/mined/train.jsonl", "lwf_weight": 0.0},
+        "tpd2": {"defaults": "prod", "student": "models/tpd1/student", "teacher": "models/ce",
+                 "train_file": "data/flash/tpd1/train.jsonl", "train": {"candidates": "own"}},
+        "dpd": {"defaults": "prod", "student": "models/tpd2/student", "teacher": "models/ce",
+                "train_file": "data/divided/dpd/train.jsonl", "epochs": 1,
+                "train": {"candidates": "own", "negative_sampling": "descend"}},
     }
-    params["flash"] = {"tpd1": "models/prod/tpd1/student"}
+    params["flash"] = {"tpd1": "models/tpd1/student"}
     # every positive is inside the top 100 of 101 passages, so this rule keeps every training query
-    params["divide"] = {"dpd": {"student": "models/prod/tpd2/student", "teacher": "models/ce", "depth": 100, "keep": 5,
+    params["divide"] = {"dpd": {"student": "models/tpd2/student", "teacher": "models/ce", "depth": 100, "keep": 5,
                                 "student_min": 0, "student_max": 99, "teacher_max": 99}}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     prepare.main([])
@@ -126,13 +128,13 @@ def test_the_prod_ladder_runs_step_by_step(project):
     mine.main([])
     warmup.main(["ce"])
 
-    prod.main(["tpd1"])
-    assert (project / "models/prod/tpd1/student/scorer.json").exists() and not (project / "models/prod/tpd1/teacher").exists()
+    distill.main(["tpd1"])
+    assert (project / "models/tpd1/student/scorer.json").exists() and not (project / "models/tpd1/teacher").exists()
     mine.main(["tpd1"])
     flashed = list(read_training_file(project / "data/flash/tpd1/train.jsonl"))
     assert len(flashed) == 12 and all(len(e.negatives) == 10 and not set(e.negatives) & set(e.positives) for e in flashed)
-    prod.main(["tpd2"])
-    curves = project / "logs/prod/tpd2/plots/metrics/train"
+    distill.main(["tpd2"])
+    curves = project / "logs/tpd2/plots/metrics/train"
     assert (curves / "lwf.tsv").exists() and (curves / "kd_softmax.tsv").exists() and not (curves / "layer_loss.tsv").exists()
 
     divide.main(["dpd"])
@@ -140,9 +142,9 @@ def test_the_prod_ladder_runs_step_by_step(project):
     stats = json.loads((project / "data/divided/dpd/division.json").read_text())
     assert stats["kept"] == len(divided) == 12 and stats["queries"] == 12
     assert all(len(e.negatives) == 5 and not set(e.negatives) & set(e.positives) for e in divided)
-    prod.main(["dpd"])  # 1 epoch of 12 queries at 4 a step: 3 steps
-    assert (project / "models/prod/dpd/student/scorer.json").exists()
-    steps = (project / "logs/prod/dpd/plots/metrics/train/loss.tsv").read_text().splitlines()
+    distill.main(["dpd"])  # 1 epoch of 12 queries at 4 a step: 3 steps
+    assert (project / "models/dpd/student/scorer.json").exists()
+    steps = (project / "logs/dpd/plots/metrics/train/loss.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in steps[1:]] == ["2", "3"]  # every 2 steps and the last
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
@@ -16,6 +16,8 @@ from lead.config.parse import parse
 from lead.config.retrieval import DivideConfig, EvalConfig, MineConfig, SweepConfig
 from lead.config.training import DistillConfig, TrainConfig, WarmupConfig
 from lead.errors import ConfigError
+
+RUN_DEFAULTS = ("distill", "prod")  # the sections a distill@ run may start from: LEAD's and PROD's defaults
 
 
 @dataclass
@@ -29,10 +31,10 @@ class Params:
     train: TrainConfig = field(default_factory=TrainConfig)  # training defaults of every run
     warmup: dict[str, WarmupConfig] = field(default_factory=dict)
     mine: MineConfig = field(default_factory=MineConfig)
-    distill: DistillConfig = field(default_factory=DistillConfig)  # defaults of every distill@<name> run
-    distill_runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of distill
-    prod: DistillConfig = field(default_factory=DistillConfig)  # defaults of every prod@<name> step (PROD's values)
-    prod_steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of prod, ladder order
+    distill: DistillConfig = field(default_factory=DistillConfig)  # LEAD's defaults: runs with defaults: distill
+    prod: DistillConfig = field(default_factory=DistillConfig)  # PROD's defaults: runs with defaults: prod
+    # distill@<name>: its defaults section, student, teacher, training file, and overrides of the defaults
+    distill_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     flash: dict[str, str] = field(default_factory=dict)  # flash@<name>: the model folder that re-mines negatives
     divide: dict[str, DivideConfig] = field(default_factory=dict)  # divide@<name> -> data/divided/<name>/
     sweep: dict[str, SweepConfig] = field(default_factory=dict)  # sweep@<name> -> models/sweep/<name>
@@ -44,16 +46,15 @@ class Params:
         for name, run in self.warmup.items():
             self.check_warmup_init(name, run.init)
             self.train_config(run.train, f"warmup.{name}.train")  # a typo fails here, not when the stage runs
-        for name, run in self.distill_runs.items():
+        for section in RUN_DEFAULTS:  # a run names its own models and training file (dvc.yaml reads them per run)
+            for role in ("student", "teacher", "train_file"):
+                if getattr(getattr(self, section), role):
+                    raise ConfigError(f"{section}.{role}", f"set per run (distill_runs.<name>.{role}), not in the defaults")
+        for name in self.distill_runs:
             self.distill_run(name)  # every run's keys and values are checked when params.yaml is read
-            if "train_file" in (run or {}) and run["train_file"] != self.distill.train_file:
-                raise ConfigError(f"distill_runs.{name}.train_file", "dvc.yaml tracks distill.train_file for every "
-                                  "distill@ run: set it there, or make this run a prod_steps entry (its own train_file)")
-        for name, step in self.prod_steps.items():
-            if "train_file" not in (step or {}):  # dvc.yaml reads it per step to order the stages
-                raise ConfigError(f"prod_steps.{name}.train_file", "missing: name the step's training file "
-                                  "(data/mined/train.jsonl, a flash@ output or a divide@ output)")
-            self.distill_run(name, "prod")
+            if name in self.warmup:
+                raise ConfigError(f"distill_runs.{name}", f"warmup.{name} writes models/{name} and logs/{name} too: "
+                                  "rename one of them")
         for name, division in self.divide.items():
             for role in ("student", "teacher"):
                 if not getattr(division, role):  # dvc.yaml reads both as dependencies
@@ -93,17 +94,28 @@ class Params:
         if init == f"models/{name}":
             raise ConfigError(key, f"{init!r} is this run's own output")
 
-    def distill_run(self, name: str, section: Literal["distill", "prod"] = "distill") -> tuple[DistillConfig, TrainConfig]:
-        """Run ``name`` of distill_runs (or prod_steps): the section's defaults with its overrides, and its
-        train config."""
-        runs, defaults = (self.distill_runs, self.distill) if section == "distill" else (self.prod_steps, self.prod)
-        key = f"{'distill_runs' if section == 'distill' else 'prod_steps'}.{name}"
-        overrides = runs[name] or {}
+    def run_defaults(self, name: str) -> str:
+        """The defaults section of run ``name``: distill (LEAD's) or prod (PROD's)."""
+        key = f"distill_runs.{name}"
+        section = (self.distill_runs[name] or {}).get("defaults")
+        if section is None:  # dvc.yaml makes the run depend on that section alone
+            raise ConfigError(f"{key}.defaults", f"missing: name the defaults the run starts from ({' or '.join(RUN_DEFAULTS)})")
+        if section not in RUN_DEFAULTS:
+            raise ConfigError(f"{key}.defaults", f"{section!r} is not one of {', '.join(RUN_DEFAULTS)}")
+        return section
+
+    def distill_run(self, name: str) -> tuple[DistillConfig, TrainConfig]:
+        """Run ``name`` of distill_runs: its defaults section (distill or prod) with its overrides, and its train
+        config."""
+        key = f"distill_runs.{name}"
+        defaults = getattr(self, self.run_defaults(name))
+        overrides = {k: v for k, v in (self.distill_runs[name] or {}).items() if k != "defaults"}
         merged = {**dataclasses.asdict(defaults), **overrides, "train": {**defaults.train, **overrides.get("train", {})}}
         config = parse(DistillConfig, merged, key)
-        for role in ("student", "teacher"):
+        for role, example in (("student", "models/student"), ("teacher", "models/cb_teacher"),
+                              ("train_file", "data/mined/train.jsonl, a flash@ or a divide@ output")):
             if not getattr(config, role):
-                raise ConfigError(f"{key}.{role}", "missing: name the model folder (e.g. models/student)")
+                raise ConfigError(f"{key}.{role}", f"missing: name it ({example})")
         return config, self.train_config(config.train, f"{key}.train")
 
     def train_config(self, overrides: dict[str, Any], key: str) -> TrainConfig:

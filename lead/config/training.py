@@ -74,15 +74,15 @@ class WarmupConfig:
 class DistillConfig:
     """One distillation run: a student distilled from a teacher. The defaults reproduce LEAD (spec A.6).
 
-    ``distill`` in params.yaml holds the defaults of every LEAD run; ``distill_runs.<name>`` names the run's
-    student and teacher and overrides any other key (a baseline is such an override, e.g. layer_weight: 0).
-    A PROD step (spec B.7-B.9) is the same config with PROD's values: a frozen teacher, kd: softmax, T = 4,
-    weights 0.1 / 0.9, no layer term, LwF (params ``prod`` and ``prod_steps``).
+    ``distill_runs.<name>`` names the run's defaults section, its student, teacher and training file, and
+    overrides any other key (a baseline is such an override, e.g. layer_weight: 0). ``distill`` holds LEAD's
+    defaults; ``prod`` PROD's (spec B.7-B.9): a frozen teacher, kd: softmax, T = 4, weights 0.1 / 0.9, no
+    layer term, LwF. A PROD step is a run with ``defaults: prod``.
     """
 
     student: str = ""  # model folder (a warm-up output), set per run
     teacher: str = ""
-    train_file: str = "data/mined/train.jsonl"
+    train_file: str = ""  # the training file (JSON lines), set per run
     layers: int | Literal["all"] = 2  # k: number of distilled layer pairs
     selection: Literal["random", "last", "skip", "fixed"] = "random"
     student_layers: list[int] = field(default_factory=list)  # selection: fixed (blocks 1..L)

@@ -34,7 +34,7 @@ CURVE_DEPTHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
 
 
 def _short(folder: str) -> str:
-    """models/prod/tpd1/student -> prod/tpd1, models/cb_teacher -> cb_teacher."""
+    """models/tpd1/student -> tpd1, models/cb_teacher -> cb_teacher."""
     return folder.removeprefix("models/").removesuffix("/student")
 
 
@@ -53,11 +53,11 @@ def describe(params: Params, folder: str, root: str | Path = ".") -> tuple[str, 
             return (f"{how}; step {chosen['selected_step']} of {chosen['final_step']}, best {sweep.split} "
                     f"{sweep.metric} of {len(chosen['evaluated'])} checkpoints"), teacher
         return f"{how}; the checkpoint best on {sweep.split} {sweep.metric}", teacher
-    if family.stage in ("distill", "prod"):
+    if family.stage == "distill":
         if rest == "teacher":
             return f"teacher trained jointly in {name}", "-"
-        config, _ = params.distill_run(name, family.stage)
-        method = ("PROD step" if family.stage == "prod" else "distillation") + ": " + describe_terms(config)
+        config, _ = params.distill_run(name)
+        method = f"{params.run_defaults(name)} run: {describe_terms(config)}"
         return method, _short(config.teacher) if "teacher" in reads(distill_terms(config)) else "-"
     if family.stage == "warmup":
         run = params.warmup[name]

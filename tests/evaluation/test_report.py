@@ -9,19 +9,20 @@ import yaml
 from lead.config import load_params
 from lead.evaluation.report import params_summary, report
 
+RUN = {"defaults": "distill", "train_file": "data/mined/train.jsonl"}
 PARAMS = {
     "models": {"de": {"kind": "de"}},
     "warmup": {"student": {"init": "models/init/de", "train_file": "data/mined/train.jsonl"},
                "student_random": {"init": "models/init/de", "train_file": "data/prepared/train.jsonl"}},
     "distill_runs": {
-        "lead_cb": {"student": "models/student", "teacher": "models/cb_teacher"},
-        "kd_cb": {"student": "models/student", "teacher": "models/cb_teacher", "layer_weight": 0.0},
-        "no_kd": {"student": "models/student", "teacher": "models/cb_teacher", "layer_weight": 0.0, "response_weight": 0.0},
+        "lead_cb": {**RUN, "student": "models/student", "teacher": "models/cb_teacher"},
+        "kd_cb": {**RUN, "student": "models/student", "teacher": "models/cb_teacher", "layer_weight": 0.0},
+        "no_kd": {**RUN, "student": "models/student", "teacher": "models/cb_teacher", "layer_weight": 0.0, "response_weight": 0.0},
+        "tpd1": {"defaults": "prod", "student": "models/student", "teacher": "models/de_teacher",
+                 "train_file": "data/mined/train.jsonl", "kd": "softmax", "lwf_weight": 1.0},
     },
-    "prod_steps": {"tpd1": {"student": "models/student", "teacher": "models/de_teacher", "train_file": "data/mined/train.jsonl",
-                            "kd": "softmax", "lwf_weight": 1.0}},
     "eval": {"dense": {"student": "models/student", "student_random": "models/student_random", "lead_cb": "models/lead_cb/student",
-                       "kd_cb": "models/kd_cb/student", "no_kd": "models/no_kd/student", "prod_tpd1": "models/prod/tpd1/student"},
+                       "kd_cb": "models/kd_cb/student", "no_kd": "models/no_kd/student", "prod_tpd1": "models/tpd1/student"},
              "rerank": {"ce": "models/ce"}, "rerank_depth": 30},
 }
 
@@ -35,15 +36,15 @@ def test_rows_describe_each_model_and_carry_its_metrics(tmp_path):
     (tmp_path / "metrics" / "lead_cb" / "timing.json").write_text(json.dumps({"parameters": 15_467_520, "passages_per_s": 523.3}))
     text = report(params, params_summary(path), root=tmp_path)
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines() if line.startswith("| ")}
-    assert rows["lead_cb"][1:3] == ["distillation: student_nll + response_kl + teacher_nll + layer_loss (k=2, random "
+    assert rows["lead_cb"][1:3] == ["distill run: student_nll + response_kl + teacher_nll + layer_loss (k=2, random "
                                     "layers, re-weighted; teacher trained)", "cb_teacher"]
     assert rows["lead_cb"][5:7] == ["0.3000", "0.2500"] and rows["lead_cb"][7:9] == ["-", "-"]
     assert rows["lead_cb"][9:] == ["0.1250", "15.5", "523 |"]
-    assert rows["kd_cb"][1:3] == ["distillation: student_nll + response_kl + teacher_nll (teacher trained)", "cb_teacher"]
+    assert rows["kd_cb"][1:3] == ["distill run: student_nll + response_kl + teacher_nll (teacher trained)", "cb_teacher"]
     # the method's terms, by name (this no_kd's teacher still trains on its own NLL: the params say so)
-    assert rows["no_kd"][1:3] == ["distillation: student_nll + teacher_nll (teacher trained)", "cb_teacher"]
+    assert rows["no_kd"][1:3] == ["distill run: student_nll + teacher_nll (teacher trained)", "cb_teacher"]
     # no prod section here: the step takes DistillConfig's defaults (LEAD's) with its own kd and LwF
-    assert rows["prod_tpd1"][1:3] == ["PROD step: student_nll + kd_softmax + teacher_nll + lwf + layer_loss (k=2, random "
+    assert rows["prod_tpd1"][1:3] == ["prod run: student_nll + kd_softmax + teacher_nll + lwf + layer_loss (k=2, random "
                                       "layers, re-weighted; T=1; teacher trained)", "de_teacher"]
     assert rows["student"][1] == "warm-up (mined negatives)" and rows["student_random"][1] == "warm-up (random negatives)"
     assert rows["student"][5] == "-"  # not evaluated: no metrics file
