@@ -42,6 +42,11 @@ def require_file(path: str | Path, what: str = "file") -> Path:
 
 
 
+class ParamsValueError(UserError, ValueError):
+    """A params value that cannot work with these models or data, found when a stage meets them (a layer count
+    above a model's depth, VIRT with a cross-encoder, ...). The message starts with the dotted key."""
+
+
 class OutOfMemory(UserError, RuntimeError):
     """Training or encoding ran out of (GPU or CPU) memory; the message names the params that shrink the work."""
 

@@ -8,7 +8,7 @@ import pytest
 
 from lead.config import DataConfig
 from lead.data.prepared import prepare
-from lead.errors import DataFormatError
+from lead.errors import DataFormatError, ParamsValueError
 from lead.models.factory import ModelLoadError, load_scorer
 from lead.retrieval.index import build_index
 from lead.training.layers import LayerSelector
@@ -16,7 +16,7 @@ from lead.training.layers import LayerSelector
 
 @pytest.mark.skipif(faiss.get_num_gpus() > 0, reason="faiss here has GPU support")
 def test_gpu_search_without_a_gpu_names_the_param_and_the_fix():
-    with pytest.raises(RuntimeError, match=r"eval\.use_gpu: true, but faiss here has no GPU support .*install "
+    with pytest.raises(ParamsValueError, match=r"eval\.use_gpu: true, but faiss here has no GPU support .*install "
                        r"faiss-gpu-cu12 .*or set eval\.use_gpu: null"):
         build_index(np.zeros((3, 4), dtype=np.float32), use_gpu=True)
 

@@ -22,7 +22,7 @@ from typing import Container, Iterable, Iterator, Literal
 
 import numpy as np
 
-from lead.errors import DataFormatError, require_file
+from lead.errors import DataFormatError, ParamsValueError, require_file
 from lead.io import atomic_open
 from lead.records import Passage, Qrels, Query, TextBatch
 
@@ -152,7 +152,7 @@ class BatchSampler:
         self.per_rank, self.world_size = queries_per_rank, world_size
         self.global_size = queries_per_rank * world_size
         if self.global_size > len(examples):
-            raise ValueError(f"a global batch of {self.global_size} queries ({queries_per_rank} per process x {world_size}) "
+            raise ParamsValueError(f"a global batch of {self.global_size} queries ({queries_per_rank} per process x {world_size}) "
                              f"but only {len(examples)} training queries: lower train.batch_queries or the number of "
                              "processes (a divided set can be small)")
         self.negatives, self.sampling, self.seed = negatives, sampling, seed
@@ -180,7 +180,7 @@ class BatchSampler:
         if not pool:  # random negatives from the whole collection, never a positive
             available = len(self.store) - sum(pid in self.store for pid in set(example.positives))
             if available < self.negatives:  # the draw below would never end
-                raise ValueError(f"query {example.qid}: {self.negatives} random negatives wanted but the collection has "
+                raise ParamsValueError(f"query {example.qid}: {self.negatives} random negatives wanted but the collection has "
                                  f"only {available} passages that are not its positives")
             chosen = []
             while len(chosen) < self.negatives:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from lead.config import EvalConfig
 from lead.data.answers import answer_accuracy
 from lead.data.prepared import PreparedData
+from lead.errors import ParamsValueError
 from lead.evaluation.metrics import evaluate_run
 from lead.models.colbert import ColBERT
 from lead.models.dual_encoder import DualEncoder
@@ -46,4 +47,4 @@ def evaluate_scorer(model, data: PreparedData, split: str, config: EvalConfig) -
         started = time.perf_counter()
         run = exhaustive_maxsim(model, data, data.queries(split), config.depth, config.batch_size)
         return RetrievalResult(run, score_run(data, split, run, config), {"search_s": time.perf_counter() - started})
-    raise ValueError(f"a {model.kind} model cannot retrieve from the whole collection: evaluate it as a re-ranker (eval.rerank)")
+    raise ParamsValueError(f"a {model.kind} model cannot retrieve from the whole collection: evaluate it as a re-ranker (eval.rerank)")

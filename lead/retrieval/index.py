@@ -19,6 +19,8 @@ import faiss
 import numpy as np
 import torch
 
+from lead.errors import ParamsValueError
+
 log = logging.getLogger(__name__)
 
 
@@ -81,7 +83,7 @@ def build_index(embeddings: np.ndarray | Iterable[np.ndarray], use_gpu: bool | N
     torch_gpu = spec == "Flat" and torch.cuda.is_available()
     if use_gpu and not (gpu_available() or torch_gpu):
         needs = "" if spec == "Flat" else f" (and eval.index {spec!r} needs faiss-gpu)"
-        raise RuntimeError(f"eval.use_gpu: true, but faiss here has no GPU support (faiss-cpu, or no visible GPU){needs}: "
+        raise ParamsValueError(f"eval.use_gpu: true, but faiss here has no GPU support (faiss-cpu, or no visible GPU){needs}: "
                            "install faiss-gpu-cu12 on a GPU machine, or set eval.use_gpu: null (GPU when available) or false")
     if use_gpu is None:
         use_gpu = gpu_available() or torch_gpu

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from lead.config import DistillConfig
+from lead.errors import ParamsValueError
 from lead.losses.terms import Inputs, distill_terms, reads, weighted_sum
 from lead.models.base import Scorer
 from lead.records import TextBatch
@@ -33,21 +34,21 @@ from lead.training.methods import Method, candidate_scores, world_size
 class Distill(Method):
     def __init__(self, student: Scorer, teacher: Scorer, config: DistillConfig, candidates: str = "in_batch", seed: int = 13):
         if not student.supports_in_batch and candidates == "in_batch" and teacher.supports_in_batch:
-            raise ValueError(f"a {student.kind} student needs train.candidates: own")
+            raise ParamsValueError(f"a {student.kind} student needs train.candidates: own")
         # A cross-encoder teacher scores only each query's own candidates, so the student is restricted too.
         self.own = candidates == "own" or not teacher.supports_in_batch
         if config.normalize_teacher_layers is not None:
             if teacher.kind != "colbert":
-                raise ValueError(f"distill.normalize_teacher_layers applies to ColBERT teachers; this one is a {teacher.kind}")
+                raise ParamsValueError(f"distill.normalize_teacher_layers applies to ColBERT teachers; this one is a {teacher.kind}")
             teacher.config = dataclasses.replace(teacher.config, normalize_layers=config.normalize_teacher_layers)
         self.config, self.teacher = config, teacher
         self.terms = distill_terms(config)
         self.reads = reads(self.terms)
         if "tokens" in self.reads:  # VIRT
             if self.own:
-                raise ValueError("distill.virt_weight: VIRT here needs a dual-encoder or ColBERT teacher with in-batch candidates")
+                raise ParamsValueError("distill.virt_weight: VIRT here needs a dual-encoder or ColBERT teacher with in-batch candidates")
             if student.tokenizer.get_vocab() != teacher.tokenizer.get_vocab():
-                raise ValueError("distill.virt_weight: VIRT compares token positions, so student and teacher need one "
+                raise ParamsValueError("distill.virt_weight: VIRT compares token positions, so student and teacher need one "
                                  "tokenizer (LEAD's score-level terms do not)")
         self.selector = None
         if "layers" in self.reads:

@@ -24,6 +24,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
+from lead.errors import ParamsValueError
 from lead.training.distributed import broadcast_object
 
 Strategy = Literal["random", "last", "skip", "fixed"]
@@ -40,7 +41,7 @@ def resolve_k(k: int | str, student_depth: int, teacher_depth: int) -> int:
     if k == "all":
         k = min(student_depth, teacher_depth)
     if not isinstance(k, int) or not 1 <= k <= min(student_depth, teacher_depth):
-        raise ValueError(f"distill.layers={k!r}: the student has {student_depth} layers and the teacher {teacher_depth}; "
+        raise ParamsValueError(f"distill.layers={k!r}: the student has {student_depth} layers and the teacher {teacher_depth}; "
                          f"choose 1..{min(student_depth, teacher_depth)} or 'all'")
     return k
 
@@ -52,7 +53,7 @@ class LayerSelector:
         self.strategy, self.seed = strategy, seed
         self.student_depth, self.teacher_depth = student_depth, teacher_depth
         if resample_every < 1:
-            raise ValueError(f"distill.resample_every must be >= 1, got {resample_every}")
+            raise ParamsValueError(f"distill.resample_every must be >= 1, got {resample_every}")
         self.resample_every = resample_every
         if strategy == "fixed":
             self.fixed = self._check_fixed(student_layers, teacher_layers)
@@ -68,19 +69,19 @@ class LayerSelector:
         elif strategy == "random":
             self.fixed = None
         else:
-            raise ValueError(f"distill.selection={strategy!r}: use random, last, skip or fixed")
+            raise ParamsValueError(f"distill.selection={strategy!r}: use random, last, skip or fixed")
         self._draw_index, self._drawn = None, None
 
     def _check_fixed(self, student: Sequence[int], teacher: Sequence[int]) -> LayerPairs:
         student, teacher = tuple(student), tuple(teacher)
         if not student or len(student) != len(teacher):
-            raise ValueError(f"distill.selection=fixed needs student_layers and teacher_layers of the same non-zero "
+            raise ParamsValueError(f"distill.selection=fixed needs student_layers and teacher_layers of the same non-zero "
                              f"length, got {list(student)} and {list(teacher)}")
         for name, layers, depth in (("student", student, self.student_depth), ("teacher", teacher, self.teacher_depth)):
             if any(not 1 <= layer <= depth for layer in layers):
-                raise ValueError(f"distill.{name}_layers={list(layers)}: the {name} has layers 1..{depth}")
+                raise ParamsValueError(f"distill.{name}_layers={list(layers)}: the {name} has layers 1..{depth}")
             if list(layers) != sorted(set(layers)):
-                raise ValueError(f"distill.{name}_layers={list(layers)}: must be strictly increasing")
+                raise ParamsValueError(f"distill.{name}_layers={list(layers)}: must be strictly increasing")
         return LayerPairs(student, teacher)
 
     def draw(self, index: int) -> LayerPairs:

@@ -25,7 +25,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from lead.config import TrainConfig
 from lead.data.examples import BatchSampler
-from lead.errors import UserError, is_out_of_memory, out_of_memory
+from lead.errors import ParamsValueError, UserError, is_out_of_memory, out_of_memory
 from lead.io import atomic_dir, atomic_open, step_folders, write_json
 from lead.logs import attach_file_log, detach_file_log
 from lead.models.factory import load_scorer, save_scorer
@@ -55,7 +55,7 @@ class Trainer:
         self.subfolders = len(method.trainables) > 1 if subfolders is None else subfolders
         unknown = sorted(set(config.snapshot_models) - set(method.trainables))
         if unknown:
-            raise ValueError(f"train.snapshot_models: {unknown} are not models this run trains "
+            raise ParamsValueError(f"train.snapshot_models: {unknown} are not models this run trains "
                              f"({', '.join(method.trainables)})")
         for model in method.trainables.values():
             model.to(dist.device).train()

@@ -17,6 +17,7 @@ import logging
 import torch
 from torch import nn
 
+from lead.errors import ParamsValueError
 from lead.losses.contrastive import contrastive_nll
 from lead.models.base import Encoded, Scorer, Scores
 from lead.records import TextBatch
@@ -69,7 +70,7 @@ def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=(), t
 class Warmup(Method):
     def __init__(self, scorer: Scorer, candidates: str, layer_weight: float = 0.0):
         if candidates == "in_batch" and not scorer.supports_in_batch:
-            raise ValueError(f"a {scorer.kind} scorer needs train.candidates: own (it scores query-passage pairs)")
+            raise ParamsValueError(f"a {scorer.kind} scorer needs train.candidates: own (it scores query-passage pairs)")
         self.trainables = {"model": scorer}
         self.own = candidates == "own"
         self.layer_weight = layer_weight
