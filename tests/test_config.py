@@ -93,28 +93,31 @@ def test_distill_runs_are_checked_when_params_are_read(tmp_path):
         load_params(path)
 
 
-def test_a_run_names_its_defaults_and_its_training_file(tmp_path):
+RUN = "student: models/s, teacher: models/t"
+
+
+@pytest.mark.parametrize("text, message", [
+    (f"distill_runs: {{tpd1: {{defaults: prod, {RUN}}}}}", r"distill_runs\.tpd1\.train_file: missing: name it"),
+    (f"distill_runs: {{tpd1: {{{RUN}, train_file: d.jsonl}}}}", r"distill_runs\.tpd1\.defaults: missing: .*distill or prod"),
+    (f"distill_runs: {{tpd1: {{defaults: lead, {RUN}, train_file: d.jsonl}}}}",
+     r"distill_runs\.tpd1\.defaults: 'lead' is not one of distill, prod"),
+    ("prod: {temperature: 4.0, train_file: d.jsonl}", r"prod\.train_file: set per run"),
+    (f"models: {{x: {{kind: de}}}}\nwarmup: {{tpd1: {{init: models/init/x, train_file: d.jsonl}}}}\n"
+     f"distill_runs: {{tpd1: {{defaults: prod, {RUN}, train_file: d.jsonl}}}}", r"distill_runs\.tpd1: warmup\.tpd1 writes models/tpd1"),
+])
+def test_a_run_names_its_defaults_and_its_training_file(tmp_path, text, message):
     path = tmp_path / "params.yaml"
-    path.write_text("distill_runs: {tpd1: {defaults: prod, student: models/s, teacher: models/t}}\n")
-    with pytest.raises(ConfigError, match=r"distill_runs\.tpd1\.train_file: missing: name it"):
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message):
         load_params(path)
-    path.write_text("distill_runs: {tpd1: {student: models/s, teacher: models/t, train_file: data/x.jsonl}}\n")
-    with pytest.raises(ConfigError, match=r"distill_runs\.tpd1\.defaults: missing: .*distill or prod"):
-        load_params(path)
-    path.write_text("distill_runs: {tpd1: {defaults: lead, student: models/s, teacher: models/t, train_file: data/x.jsonl}}\n")
-    with pytest.raises(ConfigError, match=r"distill_runs\.tpd1\.defaults: 'lead' is not one of distill, prod"):
-        load_params(path)
-    path.write_text("prod: {temperature: 4.0, train_file: data/x.jsonl}\n")
-    with pytest.raises(ConfigError, match=r"prod\.train_file: set per run"):
-        load_params(path)
-    path.write_text("prod: {temperature: 4.0, lwf_weight: 1.0}\ndistill: {temperature: 2.0}\ndistill_runs: {"
-                    "tpd1: {defaults: prod, student: models/s, teacher: models/t, train_file: data/x.jsonl}, "
-                    "lead: {defaults: distill, student: models/s, teacher: models/t, train_file: data/y.jsonl}}\n")
-    params = load_params(path)  # each run starts from its own defaults and names its own training file
+
+
+def test_each_run_starts_from_its_own_defaults(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(f"prod: {{temperature: 4.0, lwf_weight: 1.0}}\ndistill: {{temperature: 2.0}}\ndistill_runs: {{"
+                    f"tpd1: {{defaults: prod, {RUN}, train_file: data/x.jsonl}}, "
+                    f"lead: {{defaults: distill, {RUN}, train_file: data/y.jsonl}}}}\n")
+    params = load_params(path)
     (tpd1, _), (lead, _) = params.distill_run("tpd1"), params.distill_run("lead")
     assert (tpd1.temperature, tpd1.lwf_weight, tpd1.train_file) == (4.0, 1.0, "data/x.jsonl")
     assert (lead.temperature, lead.lwf_weight, lead.train_file) == (2.0, 0.0, "data/y.jsonl")
-    path.write_text("warmup: {tpd1: {init: models/init/x, train_file: data/x.jsonl}}\nmodels: {x: {kind: de}}\n"
-                    "distill_runs: {tpd1: {defaults: prod, student: models/s, teacher: models/t, train_file: data/x.jsonl}}\n")
-    with pytest.raises(ConfigError, match=r"distill_runs\.tpd1: warmup\.tpd1 writes models/tpd1"):
-        load_params(path)
