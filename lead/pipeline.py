@@ -223,10 +223,9 @@ def producer(params: Mapping[str, Any], folder: str) -> tuple[Family, str, str] 
     folder = Path(folder).as_posix().rstrip("/")
     best: tuple[Family, str, str, str] | None = None
     for fam, key in instances(params):
-        role = "model" if "model" in fam.templates() else None
-        if role is None:
+        if "model" not in fam.templates():
             continue
-        root = fam.path(role, key, params)
+        root = fam.path("model", key, params)
         if (folder == root or folder.startswith(root + "/")) and (best is None or len(root) > len(best[3])):
             best = (fam, key, folder[len(root):].lstrip("/"), root)
     return None if best is None else best[:3]
