@@ -27,7 +27,7 @@ class ConfigError(UserError, ValueError):
     """A params key is unknown, missing or of the wrong type. The message names the dotted key."""
 
     def __init__(self, key: str, message: str, source: str = "params.yaml"):
-        self.key = key
+        self.key, self.message, self.source = key, message, source
         super().__init__(f"{source}: {key}: {message}")
 
 
@@ -44,7 +44,7 @@ def require_file(path: str | Path, what: str = "file") -> Path:
 
 class ParamsValueError(UserError, ValueError):
     """A params value that cannot work with these models or data, found when a stage meets them (a layer count
-    above a model's depth, VIRT with a cross-encoder, ...). The message starts with the dotted key."""
+    above a model's depth, VIRT with a cross-encoder, ...). The message names the params key to change."""
 
 
 class OutOfMemory(UserError, RuntimeError):

@@ -10,8 +10,8 @@ and read, the report finds the run that made a model folder with ``producer`` an
 snapshot layout below. A new stage family is an entry in ``FAMILIES`` and a block in ``dvc.yaml``.
 
 Templates name values the way ``dvc.yaml`` does: ``{key}`` is the stage's key in its section, ``{item}`` or
-``{item.student}`` the entry (or a field of it), ``{eval.split}`` any params key. This module sits at the
-bottom of the package (it imports nothing from ``lead``), so every layer may read it.
+``{item.student}`` the entry (or a field of it), ``{eval.split}`` any params key. This module imports nothing
+from ``lead``; config and every layer above it read it (README "Layout").
 """
 
 from __future__ import annotations

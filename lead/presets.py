@@ -22,7 +22,7 @@ import yaml
 
 from lead.config import load_params
 from lead.data.download import SOURCES
-from lead.errors import as_command
+from lead.errors import UserError, as_command
 from lead.io import atomic_open
 
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
@@ -45,7 +45,7 @@ def apply(names: list[str], params: dict[str, Any]) -> dict[str, Any]:
         path = PRESETS / f"{name}.yaml"
         if not path.is_file():
             have = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml"))) or "none"
-            raise SystemExit(f"no preset {name!r} in {PRESETS} (have: {have})")
+            raise UserError(f"no preset {name!r} in {PRESETS} (have: {have})")
         preset = yaml.safe_load(path.read_text()) or {}
         replace = frozenset(preset.pop("replace", []) or [])
         params = merge(params, preset, replace)
@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> None:
         check.unlink()
     unknown = [s for s in merged.get("fetch", {}).get("sources", []) if s not in SOURCES]
     if unknown:
-        raise SystemExit(f"{args.params} not changed: fetch.sources {unknown} are not known (known: {', '.join(sorted(SOURCES))})")
+        raise UserError(f"{args.params} not changed: fetch.sources {unknown} are not known (known: {', '.join(sorted(SOURCES))})")
     if dangling:  # dvc repro would stop at the first stage that reads one of them
-        raise SystemExit(f"{args.params} not changed: with presets {' '.join(args.names)} these inputs are written by "
+        raise UserError(f"{args.params} not changed: with presets {' '.join(args.names)} these inputs are written by "
                          "no stage:\n  " + "\n  ".join(dangling))
     with atomic_open(args.params) as out:
         names = " ".join(args.names)

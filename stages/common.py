@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lead.config import Params, load_params
+from lead.config import ConfigError, Params, load_params
 from lead.logs import setup_logging
 
 
@@ -22,7 +22,7 @@ def stage_args(doc: str, *positional: str, argv: list[str] | None = None,
 
 
 def pick(section: dict, name: str, key: str, params_file: str):
-    """``section[name]``, or a SystemExit naming the params key and the names that exist."""
+    """``section[name]``, or a ConfigError naming the params key and the names that exist."""
     if name not in section:
-        raise SystemExit(f"{params_file}: {key}.{name}: no such entry (have: {', '.join(section) or 'none'})")
+        raise ConfigError(f"{key}.{name}", f"no such entry (have: {', '.join(section) or 'none'})", params_file)
     return section[name]

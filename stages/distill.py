@@ -46,7 +46,7 @@ def run(params: Params, name: str, params_file: str) -> None:
     dist = init_distributed()
     seed_everything(train.seed)
     student, teacher = load_scorer(config.student), load_scorer(config.teacher)
-    method = Distill(student, teacher, config, train.candidates, seed=train.seed)
+    method = Distill(student, teacher, config, train.candidates, seed=train.seed, key=f"distill_runs.{name}")
     store = PassageStore(COLLECTION)
     examples = list(read_training_file(config.train_file, store))
     if config.epochs is not None:  # passes over the file: one step takes batch_queries x world x grad_accum queries

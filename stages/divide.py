@@ -14,7 +14,7 @@ import logging
 
 from lead.data.examples import read_training_file, write_training_file
 from lead.data.prepared import PreparedData
-from lead.errors import as_command
+from lead.errors import ConfigError, ParamsValueError, as_command
 from lead.io import write_json
 from lead.models.dual_encoder import DualEncoder
 from lead.models.factory import inference_device, load_scorer
@@ -32,12 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     device = inference_device()
     student, teacher = load_scorer(config.student, device), load_scorer(config.teacher, device)
     if not isinstance(student, DualEncoder):
-        raise SystemExit(f"{args.params}: {key}.student: {config.student} is a {student.kind} model; it must retrieve (a dual encoder)")
+        raise ConfigError(f"{key}.student", f"{config.student} is a {student.kind} model; it must retrieve (a dual encoder)", args.params)
     examples = list(read_training_file(f"{PREPARED}/train.jsonl"))
     divided, stats = divide_training_set(student, teacher, PreparedData(PREPARED), examples, config, params.eval.batch_size,
                                           search=params.eval)
     if not divided:
-        raise SystemExit(f"{key}: the rule kept no training query ({stats}); widen student_max or depth")
+        raise ParamsValueError(f"{key}: the rule kept no training query ({stats}); widen student_max or depth")
     stage = family("divide")
     write_training_file(stage.path("training_file", args.name), divided)
     write_json(stage.path("stats", args.name), stats)

@@ -14,7 +14,7 @@ import logging
 
 from lead.data.examples import read_training_file, write_training_file
 from lead.data.prepared import PreparedData
-from lead.errors import as_command
+from lead.errors import ConfigError, as_command
 from lead.models.dual_encoder import DualEncoder
 from lead.models.factory import inference_device, load_scorer
 from lead.pipeline import PREPARED, family
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         key, out = f"flash.{args.name}", family("flash").path("training_file", args.name)
     model = load_scorer(folder, inference_device())
     if not isinstance(model, DualEncoder):
-        raise SystemExit(f"{args.params}: {key}: {folder} is a {model.kind} model; mining needs a dual encoder")
+        raise ConfigError(key, f"{folder} is a {model.kind} model; mining needs a dual encoder", args.params)
     examples = list(read_training_file(f"{PREPARED}/train.jsonl"))
     mined = mine_negatives(model, PreparedData(PREPARED), examples, params.mine.depth, params.mine.keep,
                            params.eval.batch_size, search=params.eval, skip=params.mine.skip)

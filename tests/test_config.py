@@ -103,7 +103,7 @@ RUN = "student: models/s, teacher: models/t"
      r"distill_runs\.tpd1\.defaults: 'lead' is not one of distill, prod"),
     ("prod: {temperature: 4.0, train_file: d.jsonl}", r"prod\.train_file: set per run"),
     (f"models: {{x: {{kind: de}}}}\nwarmup: {{tpd1: {{init: models/init/x, train_file: d.jsonl}}}}\n"
-     f"distill_runs: {{tpd1: {{defaults: prod, {RUN}, train_file: d.jsonl}}}}", r"distill_runs\.tpd1: warmup\.tpd1 writes models/tpd1"),
+     f"distill_runs: {{tpd1: {{defaults: prod, {RUN}, train_file: d.jsonl}}}}", r"distill_runs\.tpd1: warmup@tpd1 writes models/tpd1 too"),
 ])
 def test_a_run_names_its_defaults_and_its_training_file(tmp_path, text, message):
     path = tmp_path / "params.yaml"
@@ -121,3 +121,31 @@ def test_each_run_starts_from_its_own_defaults(tmp_path):
     (tpd1, _), (lead, _) = params.distill_run("tpd1"), params.distill_run("lead")
     assert (tpd1.temperature, tpd1.lwf_weight, tpd1.train_file) == (4.0, 1.0, "data/x.jsonl")
     assert (lead.temperature, lead.lwf_weight, lead.train_file) == (2.0, 0.0, "data/y.jsonl")
+
+
+@pytest.mark.parametrize("run, message", [
+    ("layer_weight: -1.0", r"layer_weight must be >= 0"),
+    ("student_weight: 0.0, response_weight: 0.0, layer_weight: 0.0", r"every student term has weight 0"),
+    ("response_weight: 0.0, layer_weight: 0.0, teacher_weight: 0.0", r"teacher_trainable is true but no term reads the teacher"),
+    ("train: 5", r"distill_runs\.r\.train: expected a mapping of train keys, got 5"),
+])
+def test_a_run_whose_terms_cannot_train_is_refused_when_params_are_read(tmp_path, run, message):
+    path = tmp_path / "other.yaml"
+    path.write_text(f"distill_runs: {{r: {{defaults: distill, {RUN}, train_file: d.jsonl, {run}}}}}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_params(path)
+
+
+def test_a_check_across_sections_names_the_file_it_read(tmp_path):
+    path = tmp_path / "other.yaml"
+    path.write_text("distill_runs: {r: {defaults: distill, student: s, teacher: t}}\n")
+    with pytest.raises(ConfigError, match=r"^.*other\.yaml: distill_runs\.r\.train_file: missing"):
+        load_params(path)
+
+
+def test_prod_defaults_are_prods_values_without_a_prod_section(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(f"distill_runs: {{s: {{defaults: prod, {RUN}, train_file: d.jsonl}}}}\n")
+    config, _ = load_params(path).distill_run("s")
+    assert (config.kd, config.temperature, config.student_weight, config.response_weight, config.layer_weight,
+            config.teacher_trainable, config.lwf_weight) == ("softmax", 4.0, 0.1, 0.9, 0.0, False, 1.0)

@@ -9,6 +9,7 @@ import yaml
 
 from lead.config import load_params
 from lead.data.download import SOURCES
+from lead.errors import UserError
 from lead.presets import PRESETS, apply, main, merge
 
 ROOT = PRESETS.parent
@@ -84,7 +85,7 @@ def test_apply_rewrites_params_only_when_valid(tmp_path, monkeypatch):
     main(["apply", "data-mspas", "lead-12cb-6de"])
     assert load_params("params.yaml").distill_run("lead_12cb_6de")[1].lr == 2e-5
     before = (tmp_path / "params.yaml").read_text()
-    with pytest.raises(SystemExit, match="no preset 'nope'"):
+    with pytest.raises(UserError, match="no preset 'nope'"):
         main(["apply", "nope"])
     assert (tmp_path / "params.yaml").read_text() == before
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 import yaml
 
+from lead.config import ConfigError
 from lead.data.examples import read_training_file
 from lead.data.runs import read_trec_run
 from lead.models.factory import load_scorer
@@ -207,11 +208,11 @@ def test_evaluate_is_deterministic(project):
 
 
 def test_unknown_names_and_bad_params_say_what_is_wrong(project):
-    with pytest.raises(SystemExit, match=r"eval\.dense\.nope: no such entry \(have: zeroshot, miner\)"):
+    with pytest.raises(ConfigError, match=r"eval\.dense\.nope: no such entry \(have: zeroshot, miner\)"):
         evaluate.main(["nope"])
-    with pytest.raises(SystemExit, match=r"warmup\.nope: no such entry \(have: miner, miner_more, ce\)"):
+    with pytest.raises(ConfigError, match=r"warmup\.nope: no such entry \(have: miner, miner_more, ce\)"):
         warmup.main(["nope"])
-    with pytest.raises(SystemExit, match=r"distill_runs\.nope: no such entry \(have: lead_ce\)"):
+    with pytest.raises(ConfigError, match=r"distill_runs\.nope: no such entry \(have: lead_ce\)"):
         distill.main(["nope"])
     (project / "params.yaml").write_text("eval: {depht: 10}\n")
     with pytest.raises(Exception, match=r"eval\.depht: unknown key \(did you mean 'depth'\?\)"):

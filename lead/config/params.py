@@ -14,7 +14,7 @@ from lead.config.data import DataConfig, FetchConfig
 from lead.config.models import ScorerConfig
 from lead.config.parse import parse
 from lead.config.retrieval import DivideConfig, EvalConfig, MineConfig, SweepConfig
-from lead.config.training import DistillConfig, TrainConfig, WarmupConfig
+from lead.config.training import DistillConfig, ProdDefaults, TrainConfig, WarmupConfig
 from lead.errors import ConfigError
 
 RUN_DEFAULTS = ("distill", "prod")  # the sections a distill@ run may start from: LEAD's and PROD's defaults
@@ -32,7 +32,7 @@ class Params:
     warmup: dict[str, WarmupConfig] = field(default_factory=dict)
     mine: MineConfig = field(default_factory=MineConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)  # LEAD's defaults: runs with defaults: distill
-    prod: DistillConfig = field(default_factory=DistillConfig)  # PROD's defaults: runs with defaults: prod
+    prod: ProdDefaults = field(default_factory=ProdDefaults)  # PROD's defaults: runs with defaults: prod
     # distill@<name>: its defaults section, student, teacher, training file, and overrides of the defaults
     distill_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     flash: dict[str, str] = field(default_factory=dict)  # flash@<name>: the model folder that re-mines negatives
@@ -52,9 +52,7 @@ class Params:
                     raise ConfigError(f"{section}.{role}", f"set per run (distill_runs.<name>.{role}), not in the defaults")
         for name in self.distill_runs:
             self.distill_run(name)  # every run's keys and values are checked when params.yaml is read
-            if name in self.warmup:
-                raise ConfigError(f"distill_runs.{name}", f"warmup.{name} writes models/{name} and logs/{name} too: "
-                                  "rename one of them")
+        self.check_outputs()
         for name, division in self.divide.items():
             for role in ("student", "teacher"):
                 if not getattr(division, role):  # dvc.yaml reads both as dependencies
@@ -68,11 +66,22 @@ class Params:
         """Every path the stages of dvc.yaml write with these params (lead.pipeline)."""
         return pipeline.outputs(as_dict(self))
 
+    def check_outputs(self) -> None:
+        """Two stages may not write one path (a run named like a warm-up: both write models/<name>)."""
+        raw, writers = as_dict(self), {}
+        for fam, key in pipeline.instances(raw):
+            for role, template in fam.templates().items():
+                path = fam.path(role, key, raw)
+                other = writers.setdefault(path, fam.name(key))
+                if other != fam.name(key):
+                    section = fam.over or fam.stage
+                    raise ConfigError(f"{section}.{key}" if key else section, f"{other} writes {path} too: rename one of them")
+
     def dangling_inputs(self) -> list[str]:
         """"key: path" for each model folder, training file or run file (under models/, data/ or runs/) that a
         stage reads and no stage writes (``dvc repro`` would stop there). Paths elsewhere are the user's own."""
         raw = as_dict(self)
-        written = pipeline.outputs(raw)
+        written = self.outputs()
         dangling = []
         for key, path in pipeline.inputs(raw):
             holds_outputs = any(pipeline.covered(out, [path]) for out in written)  # a folder of outputs ("runs")
@@ -110,6 +119,8 @@ class Params:
         key = f"distill_runs.{name}"
         defaults = getattr(self, self.run_defaults(name))
         overrides = {k: v for k, v in (self.distill_runs[name] or {}).items() if k != "defaults"}
+        if not isinstance(overrides.get("train", {}), dict):
+            raise ConfigError(f"{key}.train", f"expected a mapping of train keys, got {overrides['train']!r}")
         merged = {**dataclasses.asdict(defaults), **overrides, "train": {**defaults.train, **overrides.get("train", {})}}
         config = parse(DistillConfig, merged, key)
         for role, example in (("student", "models/student"), ("teacher", "models/cb_teacher"),
@@ -133,7 +144,12 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ConfigError("<file>", "not found", str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError("<file>", f"invalid YAML: {exc}", str(path)) from None
-    return parse(Params, data, source=str(path))
+    try:
+        return parse(Params, data, source=str(path))
+    except ConfigError as error:  # the checks across sections name params.yaml: name the file read
+        if error.source == str(path):
+            raise
+        raise ConfigError(error.key, error.message, str(path)) from None
 
 
 def as_dict(config: Any) -> Any:

@@ -113,6 +113,16 @@ class DistillConfig:
         for name in ("temperature", "layer_temperature"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("student_weight", "teacher_weight", "response_weight", "layer_weight", "virt_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 leaves the term out), got {getattr(self, name)}")
+        teacher_terms = self.response_weight + self.layer_weight + self.virt_weight  # terms that read the teacher
+        if self.student_weight + teacher_terms + self.lwf_weight == 0:
+            raise ValueError("every student term has weight 0 (student_weight, response_weight, layer_weight, "
+                             "virt_weight, lwf_weight): nothing would train the student")
+        if self.teacher_trainable and teacher_terms + self.teacher_weight == 0:
+            raise ValueError("teacher_trainable is true but no term reads the teacher (teacher_weight, response_weight, "
+                             "layer_weight, virt_weight are 0): set teacher_trainable: false")
         if self.resample_every < 1:
             raise ValueError(f"resample_every must be >= 1, got {self.resample_every}")
         for name in ("lwf_weight", "dkd_alpha", "dkd_beta"):
@@ -120,3 +130,18 @@ class DistillConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.epochs is not None and self.epochs <= 0:
             raise ValueError(f"epochs must be > 0 (or null for train.steps), got {self.epochs}")
+
+
+@dataclass
+class ProdDefaults(DistillConfig):
+    """The ``prod`` section: DistillConfig's keys with PROD's values as their defaults (spec B.7-B.8), so a PROD
+    step gets KD_softmax at T = 4, weights 0.1 / 0.9, LwF 1.0, a frozen teacher and no layer term unless the
+    section or the run says otherwise."""
+
+    kd: Literal["lead", "softmax", "logit", "dkd", "prob"] = "softmax"
+    temperature: float = 4.0
+    student_weight: float = 0.1
+    response_weight: float = 0.9
+    layer_weight: float = 0.0
+    teacher_trainable: bool = False
+    lwf_weight: float = 1.0

@@ -1,7 +1,8 @@
 """The paper-style results table: one row per evaluated model, what produced it, and its metrics.
 
-Rows follow ``eval.dense`` then ``eval.rerank`` (params order). Each row says how the model was made (read
-from params: a warm-up run, a LEAD run and its baseline kind, a PROD step), its teacher, its kind and depth
+Rows follow ``eval.dense`` then ``eval.rerank`` (params order). Each row says how the model was made (from
+params and the stage that wrote its folder, lead.pipeline: a warm-up and its negatives, or a distillation
+run's defaults and its loss terms by name), its teacher, its kind and depth
 (from the model folder), then the evaluation split's MRR@10, NDCG@10, Recall@100, Recall@1000 and MAP@1000
 (``metrics/<name>/metrics.json``), its parameter count and encoding throughput (``timing.json``).
 """
@@ -54,7 +55,7 @@ def describe(params: Params, folder: str, root: str | Path = ".") -> tuple[str, 
                     f"{sweep.metric} of {len(chosen['evaluated'])} checkpoints"), teacher
         return f"{how}; the checkpoint best on {sweep.split} {sweep.metric}", teacher
     if family.stage == "distill":
-        if rest == "teacher":
+        if Path(rest).name == "teacher":
             return f"teacher trained jointly in {name}", "-"
         config, _ = params.distill_run(name)
         method = f"{params.run_defaults(name)} run: {describe_terms(config)}"

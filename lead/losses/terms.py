@@ -104,15 +104,17 @@ def _kd(config: DistillConfig) -> Callable[[torch.Tensor, torch.Tensor, torch.Te
                                                     config.dkd_alpha, config.dkd_beta)
 
 
-def response(config: DistillConfig, teacher_trains: bool) -> Term:
+def response(config: DistillConfig) -> Term:
     """LEAD's ``response_kl``: KL(P_tau(teacher) || P(student)) plus, when the teacher trains, the reverse KL
     (each logged on its own: ``response_kl`` the forward one, ``response_kl_reverse``); or PROD's ``kd_<kind>``."""
     detach = config.detach_teacher_targets
     if config.kd == "lead":
         def lead(x: Inputs) -> Value:
-            forward, reverse = response_kl(x.student, x.teacher, config.temperature, reverse=teacher_trains,
+            forward, reverse = response_kl(x.student, x.teacher, config.temperature, reverse=config.teacher_trainable,
                                            detach_teacher_targets=detach)
-            logged = {"response_kl": forward.item()} | ({"response_kl_reverse": reverse.item()} if teacher_trains else {})
+            logged = {"response_kl": forward.item()}  # the forward KL alone, though the term sums both directions
+            if config.teacher_trainable:
+                logged["response_kl_reverse"] = reverse.item()
             return forward + reverse, logged
         return Term("response_kl", config.response_weight, lead, frozenset({"teacher"}))
     kd = _kd(config)
@@ -152,7 +154,7 @@ def layers(config: DistillConfig) -> Term:
 
 def distill_terms(config: DistillConfig) -> list[Term]:
     """The terms of a distillation run (LEAD's, a baseline's or a PROD step's), weight-0 ones left out."""
-    candidates = [student_nll(config.student_weight), response(config, config.teacher_trainable)]
+    candidates = [student_nll(config.student_weight), response(config)]
     if config.teacher_trainable:
         candidates.append(teacher_nll(config.teacher_weight))
     candidates += [lwf(config), virt(config.virt_weight), layers(config)]

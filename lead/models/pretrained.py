@@ -18,7 +18,6 @@ from pathlib import Path
 
 from torch import nn
 
-from lead.config import DEFAULT_MODEL  # noqa: F401 (the default of every model param)
 from lead.errors import UserError
 from lead.io import file_digests
 

@@ -32,35 +32,37 @@ from lead.training.methods import Method, candidate_scores, world_size
 
 
 class Distill(Method):
-    def __init__(self, student: Scorer, teacher: Scorer, config: DistillConfig, candidates: str = "in_batch", seed: int = 13):
+    def __init__(self, student: Scorer, teacher: Scorer, config: DistillConfig, candidates: str = "in_batch", seed: int = 13,
+                 key: str = "distill"):
+        """``key``: the params key of the run (distill_runs.<name>), which errors name."""
         if not student.supports_in_batch and candidates == "in_batch" and teacher.supports_in_batch:
-            raise ParamsValueError(f"a {student.kind} student needs train.candidates: own")
+            raise ParamsValueError(f"{key}.train.candidates: a {student.kind} student needs own candidates")
         # A cross-encoder teacher scores only each query's own candidates, so the student is restricted too.
         self.own = candidates == "own" or not teacher.supports_in_batch
         if config.normalize_teacher_layers is not None:
             if teacher.kind != "colbert":
-                raise ParamsValueError(f"distill.normalize_teacher_layers applies to ColBERT teachers; this one is a {teacher.kind}")
+                raise ParamsValueError(f"{key}.normalize_teacher_layers applies to ColBERT teachers; this one is a {teacher.kind}")
             teacher.config = dataclasses.replace(teacher.config, normalize_layers=config.normalize_teacher_layers)
         self.config, self.teacher = config, teacher
         self.terms = distill_terms(config)
         self.reads = reads(self.terms)
         if "tokens" in self.reads:  # VIRT
             if self.own:
-                raise ParamsValueError("distill.virt_weight: VIRT here needs a dual-encoder or ColBERT teacher with in-batch candidates")
+                raise ParamsValueError(f"{key}.virt_weight: VIRT here needs a dual-encoder or ColBERT teacher with in-batch candidates")
             if student.tokenizer.get_vocab() != teacher.tokenizer.get_vocab():
-                raise ParamsValueError("distill.virt_weight: VIRT compares token positions, so student and teacher need one "
+                raise ParamsValueError(f"{key}.virt_weight: VIRT compares token positions, so student and teacher need one "
                                  "tokenizer (LEAD's score-level terms do not)")
         self.selector = None
         if "layers" in self.reads:
             self.selector = LayerSelector(config.selection, config.layers, student.num_layers, teacher.num_layers,
-                                          config.resample_every, seed, config.student_layers, config.teacher_layers)
+                                          config.resample_every, seed, config.student_layers, config.teacher_layers, key)
         self.trainables = {"student": student}
         self.frozen, self.learning_rates = {}, {}
         if config.teacher_trainable:
             self.trainables["teacher"] = teacher
             if config.teacher_lr is not None:
                 self.learning_rates["teacher"] = config.teacher_lr
-        else:
+        elif "teacher" in self.reads:  # a run with no teacher term (NLL only) neither runs nor tokenizes for it
             self.frozen["teacher"] = teacher
         if "entry_student" in self.reads:
             # A copy made before the Trainer resumes anything: always the student this run started from.

@@ -36,12 +36,12 @@ class LayerPairs:
     teacher: tuple[int, ...]
 
 
-def resolve_k(k: int | str, student_depth: int, teacher_depth: int) -> int:
+def resolve_k(k: int | str, student_depth: int, teacher_depth: int, key: str = "distill") -> int:
     """``k`` as a number: "all" is every student layer; more than either model's depth is an error."""
     if k == "all":
         k = min(student_depth, teacher_depth)
     if not isinstance(k, int) or not 1 <= k <= min(student_depth, teacher_depth):
-        raise ParamsValueError(f"distill.layers={k!r}: the student has {student_depth} layers and the teacher {teacher_depth}; "
+        raise ParamsValueError(f"{key}.layers={k!r}: the student has {student_depth} layers and the teacher {teacher_depth}; "
                          f"choose 1..{min(student_depth, teacher_depth)} or 'all'")
     return k
 
@@ -49,17 +49,17 @@ def resolve_k(k: int | str, student_depth: int, teacher_depth: int) -> int:
 class LayerSelector:
     def __init__(self, strategy: Strategy, k: int | str, student_depth: int, teacher_depth: int,
                  resample_every: int = 10, seed: int = 13, student_layers: Sequence[int] = (),
-                 teacher_layers: Sequence[int] = ()):
-        self.strategy, self.seed = strategy, seed
+                 teacher_layers: Sequence[int] = (), key: str = "distill"):
+        self.strategy, self.seed, self.key = strategy, seed, key  # key: the params key errors name
         self.student_depth, self.teacher_depth = student_depth, teacher_depth
         if resample_every < 1:
-            raise ParamsValueError(f"distill.resample_every must be >= 1, got {resample_every}")
+            raise ParamsValueError(f"{key}.resample_every must be >= 1, got {resample_every}")
         self.resample_every = resample_every
         if strategy == "fixed":
             self.fixed = self._check_fixed(student_layers, teacher_layers)
             self.k = len(self.fixed.student)
             return
-        self.k = resolve_k(k, student_depth, teacher_depth)
+        self.k = resolve_k(k, student_depth, teacher_depth, key)
         if strategy == "last":
             self.fixed = LayerPairs(_last(self.k, student_depth), _last(self.k, teacher_depth))
         elif strategy == "skip":
@@ -69,19 +69,19 @@ class LayerSelector:
         elif strategy == "random":
             self.fixed = None
         else:
-            raise ParamsValueError(f"distill.selection={strategy!r}: use random, last, skip or fixed")
+            raise ParamsValueError(f"{key}.selection={strategy!r}: use random, last, skip or fixed")
         self._draw_index, self._drawn = None, None
 
     def _check_fixed(self, student: Sequence[int], teacher: Sequence[int]) -> LayerPairs:
         student, teacher = tuple(student), tuple(teacher)
         if not student or len(student) != len(teacher):
-            raise ParamsValueError(f"distill.selection=fixed needs student_layers and teacher_layers of the same non-zero "
+            raise ParamsValueError(f"{self.key}.selection=fixed needs student_layers and teacher_layers of the same non-zero "
                              f"length, got {list(student)} and {list(teacher)}")
         for name, layers, depth in (("student", student, self.student_depth), ("teacher", teacher, self.teacher_depth)):
             if any(not 1 <= layer <= depth for layer in layers):
-                raise ParamsValueError(f"distill.{name}_layers={list(layers)}: the {name} has layers 1..{depth}")
+                raise ParamsValueError(f"{self.key}.{name}_layers={list(layers)}: the {name} has layers 1..{depth}")
             if list(layers) != sorted(set(layers)):
-                raise ParamsValueError(f"distill.{name}_layers={list(layers)}: must be strictly increasing")
+                raise ParamsValueError(f"{self.key}.{name}_layers={list(layers)}: must be strictly increasing")
         return LayerPairs(student, teacher)
 
     def draw(self, index: int) -> LayerPairs:

@@ -13,6 +13,8 @@ and LEAD's layer-wise term has something to pass on (BENCHMARKS.md "Teachers tra
 from __future__ import annotations
 
 import logging
+from types import MappingProxyType
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -28,8 +30,8 @@ class Method:
     """A training method. Subclasses set ``trainables`` and implement ``loss``; the rest has defaults."""
 
     trainables: dict[str, Scorer]  # role -> model the optimiser updates ("model", "student", "teacher")
-    frozen: dict[str, Scorer] = {}  # role -> model the loss reads but never trains (eval mode, no gradient)
-    learning_rates: dict[str, float] = {}  # role -> its own peak LR (others: train.lr)
+    frozen: Mapping[str, Scorer] = MappingProxyType({})  # role -> model the loss reads but never trains (eval mode)
+    learning_rates: Mapping[str, float] = MappingProxyType({})  # role -> its own peak LR (others: train.lr)
     shares_tokens: frozenset[str] = frozenset()  # roles that read another role's tokens: the loader skips them
 
     def roles(self) -> dict[str, Scorer]:

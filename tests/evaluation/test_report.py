@@ -43,9 +43,8 @@ def test_rows_describe_each_model_and_carry_its_metrics(tmp_path):
     assert rows["kd_cb"][1:3] == ["distill run: student_nll + response_kl + teacher_nll (teacher trained)", "cb_teacher"]
     # the method's terms, by name (this no_kd's teacher still trains on its own NLL: the params say so)
     assert rows["no_kd"][1:3] == ["distill run: student_nll + teacher_nll (teacher trained)", "cb_teacher"]
-    # no prod section here: the step takes DistillConfig's defaults (LEAD's) with its own kd and LwF
-    assert rows["prod_tpd1"][1:3] == ["prod run: student_nll + kd_softmax + teacher_nll + lwf + layer_loss (k=2, random "
-                                      "layers, re-weighted; T=1; teacher trained)", "de_teacher"]
+    # no prod section here: the step takes PROD's defaults (lead.config.ProdDefaults), not LEAD's
+    assert rows["prod_tpd1"][1:3] == ["prod run: 0.1 student_nll + 0.9 kd_softmax + lwf (T=4; frozen teacher)", "de_teacher"]
     assert rows["student"][1] == "warm-up (mined negatives)" and rows["student_random"][1] == "warm-up (random negatives)"
     assert rows["student"][5] == "-"  # not evaluated: no metrics file
     assert "ce re-ranking miner's top 30" in rows
