@@ -24,6 +24,7 @@ from lead.config import load_params
 from lead.data.download import SOURCES
 from lead.errors import UserError, as_command
 from lead.io import atomic_open
+from lead.training.layers import check_run_layers
 
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
 
@@ -69,7 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     check = Path(args.params).with_name(f".{Path(args.params).name}.preset-check.yaml")
     check.write_text(text)
     try:
-        dangling = load_params(check).dangling_inputs()  # every key and value checked before params.yaml is touched
+        params = load_params(check)  # every key and value checked before params.yaml is touched
+        dangling = params.dangling_inputs()
+        for name in params.distill_runs:  # layer pairs that the models' depths cannot hold
+            check_run_layers(params, name)
     finally:
         check.unlink()
     unknown = [s for s in merged.get("fetch", {}).get("sources", []) if s not in SOURCES]

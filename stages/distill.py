@@ -26,6 +26,7 @@ from lead.pipeline import COLLECTION, family
 from lead.seeding import seed_everything
 from lead.training.distill import Distill
 from lead.training.distributed import init_distributed
+from lead.training.layers import check_run_layers
 from lead.training.loop import Trainer
 from stages.common import pick, stage_args
 
@@ -41,6 +42,7 @@ def run(params: Params, name: str, params_file: str) -> None:
     """Train run ``name`` of distill_runs: a LEAD run or baseline (defaults: distill), or a PROD step (prod)."""
     pick(params.distill_runs, name, "distill_runs", params_file)
     config, train = params.distill_run(name)
+    check_run_layers(params, name)  # before any model is loaded
     section = params.run_defaults(name)
     stage = family("distill")
     dist = init_distributed()

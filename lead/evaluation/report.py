@@ -24,6 +24,7 @@ from lead.evaluation.metrics import evaluate_run
 from lead.io import atomic_open
 from lead.losses.terms import describe as describe_terms
 from lead.losses.terms import distill_terms, reads
+from lead.models.depth import saved_depth
 from lead.models.factory import read_scorer_config
 from lead.pipeline import PREPARED, SWEEP_PROVENANCE, family, producer
 
@@ -76,19 +77,13 @@ def describe(params: Params, folder: str, root: str | Path = ".") -> tuple[str, 
 
 
 def _model_shape(folder: str) -> tuple[str, str]:
-    """(kind, layers) read from the saved model folder."""
+    """(kind, layers) read from the saved model folder; "?" where it is not trained yet."""
     try:
-        config = read_scorer_config(folder)
+        kind = read_scorer_config(folder).kind
     except (OSError, ValueError):  # ModelLoadError and ConfigError are ValueErrors: a model not trained yet
         return "?", "?"
-    layers = config.num_layers
-    if layers is None:  # the encoder's own depth; a two-tower dual encoder's towers have the same one
-        encoder = "query_encoder" if config.kind == "de" and not config.shared else "encoder"
-        try:
-            layers = json.loads((Path(folder) / encoder / "config.json").read_text()).get("num_hidden_layers")
-        except (OSError, ValueError):
-            layers = "?"
-    return config.kind, str(layers)
+    depth = saved_depth(folder)
+    return kind, "?" if depth is None else str(depth)
 
 
 def _read(path: Path) -> dict:

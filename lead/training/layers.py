@@ -24,7 +24,9 @@ from typing import Literal, Sequence
 
 import numpy as np
 
+from lead.config import Params
 from lead.errors import ParamsValueError
+from lead.models.depth import planned_depth
 from lead.training.distributed import broadcast_object
 
 Strategy = Literal["random", "last", "skip", "fixed"]
@@ -109,3 +111,16 @@ def _rank() -> int:
     import torch.distributed as dist
 
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def check_run_layers(params: Params, name: str) -> None:
+    """Refuse run ``name`` of distill_runs if its layer pairs cannot exist in its student and teacher, from params
+    alone (lead.models.depth), before either model is loaded; a depth that cannot be told offline is left to the
+    check when the models are loaded."""
+    config, _ = params.distill_run(name)
+    if config.layer_weight <= 0 and config.virt_weight <= 0:  # no term pairs layers
+        return
+    student, teacher = planned_depth(params, config.student), planned_depth(params, config.teacher)
+    if student is not None and teacher is not None:
+        LayerSelector(config.selection, config.layers, student, teacher, config.resample_every, 0,
+                      config.student_layers, config.teacher_layers, key=f"distill_runs.{name}")

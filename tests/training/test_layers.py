@@ -91,3 +91,28 @@ def test_two_ddp_ranks_draw_the_same_layers(tmp_path):
     assert ranks[0] == [[list(p.student), list(p.teacher)] for p in map(single.pairs, range(30))]
     other = LayerSelector("random", 2, 6, 12, resample_every=3, seed=101)  # what rank 1 would draw alone
     assert ranks[1] != [[list(p.student), list(p.teacher)] for p in map(other.pairs, range(30))]
+
+
+def test_a_run_s_layer_count_is_checked_against_its_models_depths_before_they_are_loaded(tmp_path):
+    """Depths come from params (lead.models.depth): the 2-block student, the 6-layer packaged MiniLM teachers,
+    a PROD step's and a sweep's models from the runs they come from."""
+    from pathlib import Path
+
+    from lead.config import load_params
+    from lead.errors import ParamsValueError
+    from lead.models.depth import planned_depth
+    from lead.training.layers import check_run_layers
+
+    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    depths = {folder: planned_depth(params, folder) for folder in (
+        "models/student", "models/de_teacher", "models/tpd3/student", "models/sweep/lead_cb", "models/lead_cb/teacher",
+        "models/init/zeroshot")}
+    assert depths == {"models/student": 2, "models/de_teacher": 6, "models/tpd3/student": 2, "models/sweep/lead_cb": 2,
+                      "models/lead_cb/teacher": 6, "models/init/zeroshot": 6}
+    for name in params.distill_runs:
+        check_run_layers(params, name)  # the default's runs all fit
+    params.distill.layers = 6  # dvc exp run -S distill.layers=6 on the 2-block default student
+    with pytest.raises(ParamsValueError, match=r"distill_runs\.lead_de\.layers=6: the student has 2 layers and the "
+                                               r"teacher 6; choose 1\.\.2 or 'all'"):
+        check_run_layers(params, "lead_de")
+    check_run_layers(params, "tpd1")  # a PROD step pairs no layers
