@@ -149,3 +149,17 @@ def test_prod_defaults_are_prods_values_without_a_prod_section(tmp_path):
     config, _ = load_params(path).distill_run("s")
     assert (config.kd, config.temperature, config.student_weight, config.response_weight, config.layer_weight,
             config.teacher_trainable, config.lwf_weight) == ("softmax", 4.0, 0.1, 0.9, 0.0, False, 1.0)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("divide: {d: {student: models/s, teacher: models/t, student_min: 5, student_max: 3}}",
+     r"divide\.d: ranks must satisfy 0 <= student_min \(5\) <= student_max \(3\)"),
+    ("eval: {recall_depths: [0, 100]}", r"eval: recall_depths must be distinct depths >= 1, got \[0, 100\]"),
+    ("eval: {hit_depths: [5, 5]}", r"eval: hit_depths must be distinct depths >= 1"),
+    ("eval: {shard_size: 0}", r"eval: shard_size must be >= 1"),
+])
+def test_impossible_search_and_division_values_are_refused_when_params_are_read(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_params(path)

@@ -44,6 +44,9 @@ class DivideConfig:
             raise ValueError(f"keep must be between 1 and depth ({self.depth}), got {self.keep}")
         if self.student_max >= self.depth:
             raise ValueError(f"student_max ({self.student_max}) must be below depth ({self.depth}): ranks are 0-based")
+        if not 0 <= self.student_min <= self.student_max or self.teacher_max < 0:
+            raise ValueError(f"ranks must satisfy 0 <= student_min ({self.student_min}) <= student_max "
+                             f"({self.student_max}) and teacher_max ({self.teacher_max}) >= 0")
 
 
 @dataclass
@@ -64,6 +67,15 @@ class EvalConfig:
     rerank_depth: int = 50
     dense: dict[str, str] = field(default_factory=dict)  # name -> model folder, evaluated by full retrieval
     rerank: dict[str, str] = field(default_factory=dict)  # name -> model folder, re-ranking first_stage's run
+
+    def __post_init__(self):
+        for name in ("recall_depths", "hit_depths"):
+            depths = getattr(self, name)
+            if any(k < 1 for k in depths) or len(set(depths)) != len(depths):
+                raise ValueError(f"{name} must be distinct depths >= 1, got {depths}")
+        for name in ("depth", "batch_size", "nprobe", "shard_size", "rerank_depth"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass

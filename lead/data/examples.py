@@ -147,7 +147,8 @@ class BatchSampler:
         world_size: int = 1,
     ):
         if not examples:
-            raise ValueError("no training examples: the training split has no judged query")
+            raise ParamsValueError("no training examples: the training file has no query with a positive (check the "
+                                   "training split's judgments, or the run's train_file)")
         self.examples, self.store = examples, store
         self.per_rank, self.world_size = queries_per_rank, world_size
         self.global_size = queries_per_rank * world_size

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from lead.config import SyntheticConfig
+from lead.errors import ParamsValueError
 from lead.io import atomic_open, write_json
 
 GENERATOR_VERSION = 1
@@ -251,7 +252,8 @@ class SyntheticBenchmark:
         total = sum(n_targets.values())
         space = len(OCCUPATIONS) * len(CITIES) * len(HOBBIES)
         if total > space // 4:
-            raise ValueError(f"synthetic scale too large: {total} queries for {space} attribute triples")
+            raise ParamsValueError(f"data.synthetic.scale={c.scale}: {total} queries for {space} attribute triples is too "
+                                   f"many (at most {space // 4}); lower the scale or the query counts")
         triples: set[tuple[int, int, int]] = set()
         for split, count in n_targets.items():
             self.queries[split] = []

@@ -15,6 +15,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from lead.errors import ParamsValueError
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORD_START = "\u2581"  # marks the first piece of a word, as SentencePiece does
 
@@ -34,7 +36,7 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int):
 
     smallest = len(SPECIALS) + 26  # the specials and one entry per letter
     if vocab_size < smallest:
-        raise ValueError(f"vocabulary_size={vocab_size} is too small for a WordPiece vocabulary (at least {smallest})")
+        raise ParamsValueError(f"vocabulary_size={vocab_size} is too small for a WordPiece vocabulary (at least {smallest})")
     # Word starts are marked ("▁the"), not continuations ("##e"): the tokenizers trainer numbers "##" pieces
     # in hash-map order and breaks count ties by those numbers, so a "##" vocabulary differs from run to run
     # (huggingface/tokenizers#1794); every piece drawn from the sorted alphabet keeps training reproducible.

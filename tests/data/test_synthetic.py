@@ -123,5 +123,5 @@ def test_word_overlap_alone_does_not_find_the_answer(tmp_path):
 
 
 def test_too_large_a_scale_is_refused():
-    with pytest.raises(ValueError, match="synthetic scale too large"):
+    with pytest.raises(ValueError, match=r"data\.synthetic\.scale=1000: 420000 queries for .* lower the scale"):
         SyntheticBenchmark(SyntheticConfig(scale=1000)).build()
