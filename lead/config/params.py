@@ -81,7 +81,7 @@ class Params:
         """"key: path" for each model folder, training file or run file (under models/, data/ or runs/) that a
         stage reads and no stage writes (``dvc repro`` would stop there). Paths elsewhere are the user's own."""
         raw = as_dict(self)
-        written = self.outputs()
+        written = pipeline.outputs(raw)
         dangling = []
         for key, path in pipeline.inputs(raw):
             holds_outputs = any(pipeline.covered(out, [path]) for out in written)  # a folder of outputs ("runs")

@@ -19,24 +19,27 @@ from lead.models.pretrained import ModelResolutionError, resolve_model
 from lead.pipeline import producer
 
 
-def planned_depth(params: Params, folder: str, _hops: int = 0) -> int | None:
+def planned_depth(params: Params, folder: str) -> int | None:
     """The depth of the model that is, or will be, in ``folder`` under ``params``."""
-    made = producer(as_dict(params), folder)
-    if made is None or _hops > 50:  # a user's own folder (or a chain of runs that loops)
-        return saved_depth(folder)
-    family, key, rest = made
-    if family.stage == "init":
-        config = params.models.get(rest.split("/")[0])
-        return None if config is None else config.num_layers or pretrained_depth(config.name)
-    if family.stage == "warmup":
-        return planned_depth(params, params.warmup[key].init, _hops + 1)
-    if family.stage == "distill":
-        run, _ = params.distill_run(key)
-        return planned_depth(params, run.teacher if Path(rest).name == "teacher" else run.student, _hops + 1)
-    if family.stage == "sweep":
-        sweep = params.sweep[key]
-        return planned_depth(params, sweep.model_in(sweep.run).as_posix(), _hops + 1)
-    return None
+    raw = as_dict(params)
+    for _ in range(50):  # each step goes back one stage; a chain of runs that loops ends here
+        made = producer(raw, folder)
+        if made is None:  # a user's own folder
+            break
+        family, key, rest = made
+        if family.stage == "init":
+            config = params.models.get(rest.split("/")[0])
+            return None if config is None else config.num_layers or pretrained_depth(config.name)
+        if family.stage == "warmup":
+            folder = params.warmup[key].init
+        elif family.stage == "distill":
+            run, _ = params.distill_run(key)
+            folder = run.teacher if Path(rest).name == "teacher" else run.student
+        elif family.stage == "sweep":
+            folder = params.sweep[key].model_in(params.sweep[key].run).as_posix()
+        else:
+            return None
+    return saved_depth(folder)
 
 
 def saved_depth(folder: str | Path) -> int | None:

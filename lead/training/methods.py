@@ -12,6 +12,7 @@ and LEAD's layer-wise term has something to pass on (BENCHMARKS.md "Teachers tra
 
 from __future__ import annotations
 
+import abc
 import logging
 from types import MappingProxyType
 from typing import Mapping
@@ -26,7 +27,7 @@ from lead.records import TextBatch
 from lead.training.distributed import gather_encoded
 
 
-class Method:
+class Method(abc.ABC):
     """A training method. Subclasses set ``trainables`` and implement ``loss``; the rest has defaults."""
 
     trainables: dict[str, Scorer]  # role -> model the optimiser updates ("model", "student", "teacher")
@@ -38,9 +39,9 @@ class Method:
         """Every model the method reads, trained or frozen, by role."""
         return {**self.trainables, **self.frozen}
 
+    @abc.abstractmethod
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """The loss to minimise and the named values to log; ``models`` are the (DDP-wrapped) trainables."""
-        raise NotImplementedError
 
 log = logging.getLogger(__name__)
 
