@@ -3,7 +3,7 @@
 The model a stage reads is followed back through the pipeline's description (lead.pipeline.producer) to where
 its depth is fixed: a trained model has its starting model's depth (a distillation run's student its student's,
 its jointly trained teacher its teacher's; a sweep's choice its run's), and an initial model ``models.<key>``
-has ``num_layers`` or the depth of the pretrained weights it names (their ``config.json``: the packaged
+has ``num_layers`` (or ``blocks``) or the depth of the pretrained weights it names (their ``config.json``: the packaged
 MiniLM, or a local folder). A folder no stage writes is read as a saved model. None where it cannot be told
 offline (a hub name not downloaded yet).
 """
@@ -29,7 +29,7 @@ def planned_depth(params: Params, folder: str) -> int | None:
         family, key, rest = made
         if family.stage == "init":
             config = params.models.get(rest.split("/")[0])
-            return None if config is None else config.num_layers or pretrained_depth(config.name)
+            return None if config is None else config.depth or pretrained_depth(config.name)
         if family.stage == "warmup":
             folder = params.warmup[key].init
         elif family.stage == "distill":
@@ -48,8 +48,8 @@ def saved_depth(folder: str | Path) -> int | None:
         config = read_scorer_config(folder)
     except (OSError, ValueError):  # ModelLoadError and ConfigError are ValueErrors: nothing saved there yet
         return None
-    if config.num_layers is not None:
-        return config.num_layers
+    if config.depth is not None:
+        return config.depth
     encoder = "query_encoder" if config.kind == "de" and not config.shared else "encoder"  # towers of one depth
     return _config_depth(Path(folder) / encoder / "config.json")
 

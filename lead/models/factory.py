@@ -40,7 +40,7 @@ class ModelLoadError(UserError, ValueError):
 
 
 def build_scorer(config: ScorerConfig, texts: Iterable[str] | None = None) -> Scorer:
-    """A fresh scorer: pretrained encoder weights (cut to ``num_layers``), new heads initialised from torch's RNG.
+    """A fresh scorer: pretrained encoder weights (cut to ``num_layers`` or stacked as ``blocks``), new heads initialised from torch's RNG.
 
     With ``config.vocabulary_size`` a WordPiece vocabulary is trained on ``texts`` and the encoder gets new
     word embeddings for it (``lead.models.vocabulary``).
@@ -53,7 +53,7 @@ def build_scorer(config: ScorerConfig, texts: Iterable[str] | None = None) -> Sc
         tokenizer = load_tokenizer(config.name)
 
     def new_encoder() -> nn.Module:
-        model = load_encoder(config.name, config.num_layers)
+        model = load_encoder(config.name, config.num_layers, config.blocks)
         return adopt_vocabulary(model, tokenizer) if config.vocabulary_size else model
 
     encoder = new_encoder()

@@ -5,11 +5,13 @@ The offline default ``packaged:all-MiniLM-L6-v2`` is the plain HF folder shipped
 corrupted or swapped install fails loudly instead of training on the wrong weights.
 
 ``load_encoder(name, num_layers=n)`` keeps only the embeddings and the first ``n`` transformer blocks
-(PROD's student initialisation: "the first six blocks of a 12-layer model").
+(PROD's student initialisation: "the first six blocks of a 12-layer model"); ``blocks=[1, 1, 2, 2, ...]``
+stacks copies of the named blocks instead (depth up-scaling: a deeper teacher from the same weights).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import os
@@ -115,8 +117,31 @@ def keep_first_layers(model: nn.Module, num_layers: int) -> nn.Module:
     return model
 
 
-def load_encoder(name: str | Path, num_layers: int | None = None) -> nn.Module:
-    """A HF encoder (``AutoModel``) without its unused pooler, optionally cut to its first layers."""
+def stack_blocks(model: nn.Module, blocks: list[int]) -> nn.Module:
+    """Rebuild ``model``'s blocks (in place) as copies of its blocks ``blocks`` (1-based, in order, repeats
+    allowed): [1, 1, 2, 2, ..., 6, 6] doubles a 6-layer model, each block applied twice; post-LayerNorm BERT
+    has no identity block to insert (its LayerNorm follows the residual), so copies are the up-scaling that
+    starts near the original function."""
+    layers = transformer_layers(model)
+    bad = [b for b in blocks if not 1 <= b <= len(layers)]
+    if bad:
+        raise ModelResolutionError(f"blocks {bad}: the model has blocks 1..{len(layers)}")
+    stacked = [copy.deepcopy(layers[b - 1]) for b in blocks]
+    for index, layer in enumerate(stacked):  # attention modules that know their index (caches) get the new one
+        for module in layer.modules():
+            if hasattr(module, "layer_idx"):
+                module.layer_idx = index
+    del layers[:]
+    layers.extend(stacked)
+    for key in ("num_hidden_layers", "n_layers", "num_layers"):
+        if hasattr(model.config, key):
+            setattr(model.config, key, len(blocks))
+    return model
+
+
+def load_encoder(name: str | Path, num_layers: int | None = None, blocks: list[int] | None = None) -> nn.Module:
+    """A HF encoder (``AutoModel``) without its unused pooler, optionally cut to its first layers or rebuilt
+    from a list of its blocks."""
     from transformers import AutoModel
 
     source = resolve_model(name)
@@ -125,6 +150,8 @@ def load_encoder(name: str | Path, num_layers: int | None = None) -> nn.Module:
         model.pooler = None  # we pool hidden states ourselves; an unused module breaks DDP
     if num_layers is not None:
         keep_first_layers(model, num_layers)
+    if blocks is not None:
+        stack_blocks(model, blocks)
     return model
 
 

@@ -49,6 +49,30 @@ def test_first_layers_initialisation_keeps_the_first_blocks(tmp_path):
         load_encoder(folder, num_layers=5)
 
 
+def test_stacked_blocks_copy_the_named_blocks_and_compute_them_in_order(tmp_path):
+    folder = tiny_bert_folder(tmp_path / "tiny", layers=3)
+    full = load_encoder(folder).eval()
+    doubled = load_encoder(folder, blocks=[1, 1, 3]).eval()
+    assert len(doubled.encoder.layer) == 3 and doubled.config.num_hidden_layers == 3
+    source = full.state_dict()
+    for index, block in enumerate([1, 1, 3]):
+        for name, tensor in doubled.encoder.layer[index].state_dict().items():
+            assert torch.equal(tensor, source[f"encoder.layer.{block - 1}.{name}"]), (index, name)
+    # copies, not shared modules: training one does not move the other
+    assert doubled.encoder.layer[0].intermediate.dense.weight is not doubled.encoder.layer[1].intermediate.dense.weight
+    ids = torch.tensor([[2, 5, 7, 3]])
+    with torch.no_grad():
+        hidden = full(ids, output_hidden_states=True).hidden_states  # embeddings, block 1, 2, 3
+        out = full.encoder.layer[0](hidden[1])
+        twice = out[0] if isinstance(out, tuple) else out
+        got = doubled(ids, output_hidden_states=True).hidden_states
+    assert torch.allclose(got[1], hidden[1], atol=1e-6)  # the first copy of block 1: block 1's output
+    assert not torch.allclose(got[2], hidden[2], atol=1e-3)  # block 1 again, not block 2
+    assert torch.allclose(got[2], twice, atol=1e-5)
+    with pytest.raises(ModelResolutionError, match=r"blocks \[4\]: the model has blocks 1..3"):
+        load_encoder(folder, blocks=[1, 4])
+
+
 def test_mean_pooling_ignores_padding():
     hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
     mask = torch.tensor([[1, 1, 0]])
