@@ -4,7 +4,8 @@ in-batch candidate set, for ColBERT with raw (the reference) and L2-normalised p
     python -m benchmarks.layer_scores --models models/cb_teacher models/de_teacher models/student
 
 A layer whose softmax is one-hot (entropy 0) gives LEAD's layer-wise KL nothing beyond a hard label; a layer
-near log(C) (uniform) gives nothing at all. Batch: 8 mined training queries x (positive + 1 negative).
+near log(C) (uniform) gives nothing at all. Batches: ``--batches`` in-batch candidate sets of 8 mined training
+queries x (positive + 1 negative), the training batches' shape; the figures are means over every query of them.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ def main() -> None:
     parser.add_argument("--train-file", default="data/mined/train.jsonl")
     parser.add_argument("--batch-queries", type=int, default=8)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=20)
     args = parser.parse_args()
     examples = list(read_training_file(args.train_file))
-    batch = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), args.batch_queries, 1, seed=args.seed).batch(0)
-    print(f"candidates per query: {len(batch.passages)} (uniform entropy {math.log(len(batch.passages)):.2f})\n")
+    sampler = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), args.batch_queries, 1, seed=args.seed)
+    batches = [sampler.batch(step) for step in range(args.batches)]
+    candidates = len(batches[0].passages)
+    print(f"{args.batches} batches, {candidates} candidates per query (uniform: entropy and NLL {math.log(candidates):.2f})\n")
     print("| model | per-layer vectors | layer | entropy | NLL of the positive | score std |")
     print("|---|---|---|---|---|---|")
     for folder in args.models:
@@ -40,16 +44,19 @@ def main() -> None:
             if normalise is not None:
                 model.config = dataclasses.replace(model.config, normalize_layers=normalise)
             layers = list(range(1, model.num_layers + 1))
-            with torch.no_grad():
-                scores, _ = candidate_scores(model, batch, False, layers=layers)
-            targets = scores.targets(False, batch.group_size)
-            p = scores.layers.float().softmax(-1)
-            entropy = -(p * p.clamp_min(1e-12).log()).sum(-1).mean(-1)
-            nll = F.cross_entropy(scores.layers.float().flatten(0, 1), targets.repeat(len(layers)), reduction="none")
-            nll = nll.view(len(layers), -1).mean(1)
+            entropy, nll, spread = (torch.zeros(len(layers)) for _ in range(3))
+            for batch in batches:
+                with torch.no_grad():
+                    scores, _ = candidate_scores(model, batch, False, layers=layers)
+                targets = scores.targets(False, batch.group_size)
+                p = scores.layers.float().softmax(-1)
+                entropy += -(p * p.clamp_min(1e-12).log()).sum(-1).mean(-1) / len(batches)
+                per_query = F.cross_entropy(scores.layers.float().flatten(0, 1), targets.repeat(len(layers)), reduction="none")
+                nll += per_query.view(len(layers), -1).mean(1) / len(batches)
+                spread += scores.layers.flatten(1).std(1) / len(batches)
             view = {None: "as the model scores", False: "raw (reference)", True: "L2-normalised"}[normalise]
             for i, layer in enumerate(layers):
-                print(f"| {folder} | {view} | {layer} | {entropy[i]:.3f} | {nll[i]:.2f} | {scores.layers[i].std():.1f} |")
+                print(f"| {folder} | {view} | {layer} | {entropy[i]:.3f} | {nll[i]:.2f} | {spread[i]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ class TextBatch:
     # Each model's tokenized view of the batch, by its role in the method ("model", "student", "teacher",
     # ...), filled ahead of the step by the data loader (lead.training.loader); empty: tokenize in the step.
     tokens: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, repr=False)
+    # [global queries, global passages], True where a passage of the global in-batch candidate set is a judged
+    # positive of the query without being its own candidate 0 (an accidental positive): scored as never
+    # relevant nor irrelevant, i.e. left out of the row. None: no masking.
+    accidental_positives: torch.Tensor | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if len(self.passages) != len(self.queries) * self.group_size or len(self.pids) != len(self.passages):

@@ -55,7 +55,8 @@ def run(params: Params, name: str, params_file: str) -> None:
         per_step = train.batch_queries * dist.world_size * train.grad_accum
         train = replace(train, steps=max(1, math.ceil(config.epochs * len(examples) / per_step)))
     sampler = BatchSampler(examples, store, train.batch_queries,
-                           train.negatives, train.negative_sampling, train.seed, dist.world_size)
+                           train.negatives, train.negative_sampling, train.seed, dist.world_size,
+                           train.mask_accidental_positives)
     log.info("%s %s: %s student (%d layers) from %s %s teacher (%d layers, %s), %s candidates, %d steps on %d queries",
              section, name, config.student, student.num_layers, "trained" if config.teacher_trainable else "frozen",
              teacher.kind, teacher.num_layers, config.teacher, "own" if method.own else "in-batch", train.steps, len(examples))

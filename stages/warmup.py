@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     store = PassageStore(COLLECTION)
     examples = list(read_training_file(run.train_file, store))
     sampler = BatchSampler(examples, store, train.batch_queries,
-                           train.negatives, train.negative_sampling, train.seed, dist.world_size)
+                           train.negatives, train.negative_sampling, train.seed, dist.world_size,
+                           train.mask_accidental_positives)
     log.info("warmup %s: %s from %s, %d examples, %d steps on %d process(es)", args.name, scorer.kind,
              run.init, len(examples), train.steps, dist.world_size)
     inputs = fingerprint(run.init, run.train_file, COLLECTION, extra={"train": train.result_fields(), "run": asdict(run)})

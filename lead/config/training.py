@@ -25,6 +25,9 @@ class TrainConfig:
     keep_checkpoints: int = 2
     log_every: int = 5
     seed: int = 13
+    # In-batch candidates: a passage judged relevant to a query is never one of its negatives, whichever query
+    # of the batch brought it (masked out of the student's and the teacher's score rows alike).
+    mask_accidental_positives: bool = True
     snapshot_every: int = 0  # keep the models every N steps in <out>/snapshots for a checkpoint sweep (0: none)
     snapshot_models: list[str] = field(default_factory=list)  # which trainables (student, teacher); []: all
     # Speed (results do not depend on these, except compile's and bf16's rounding):

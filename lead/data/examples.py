@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Container, Iterable, Iterator, Literal
 
 import numpy as np
+import torch
 
 from lead.errors import DataFormatError, ParamsValueError, require_file
 from lead.io import atomic_open
@@ -145,6 +146,7 @@ class BatchSampler:
         sampling: Literal["random", "descend"] = "random",
         seed: int = 13,
         world_size: int = 1,
+        mask_accidental_positives: bool = False,
     ):
         if not examples:
             raise ParamsValueError("no training examples: the training file has no query with a positive (check the "
@@ -157,6 +159,7 @@ class BatchSampler:
                              f"but only {len(examples)} training queries: lower train.batch_queries or the number of "
                              "processes (a divided set can be small)")
         self.negatives, self.sampling, self.seed = negatives, sampling, seed
+        self.mask_accidental_positives = mask_accidental_positives
         self.steps_per_epoch = len(examples) // self.global_size  # the last partial batch is dropped
 
     def _order(self, epoch: int) -> np.ndarray:
@@ -165,16 +168,36 @@ class BatchSampler:
     def batch(self, step: int, rank: int = 0) -> TextBatch:
         epoch, index = divmod(step, self.steps_per_epoch)
         rows = self._order(epoch)[index * self.global_size : (index + 1) * self.global_size]
-        rows = rows[rank * self.per_rank : (rank + 1) * self.per_rank]
-        qids, queries, pids = [], [], []
-        for row in rows:
-            example = self.examples[row]
-            rng = np.random.default_rng([self.seed, step, int(row)])
-            qids.append(example.qid)
-            queries.append(example.query)
-            pids.append(example.positives[rng.integers(len(example.positives))])
-            pids.extend(self._negatives(example, rng))
-        return TextBatch(qids, queries, pids, [self.store[pid] for pid in pids], 1 + self.negatives)
+        mine = range(rank * self.per_rank, (rank + 1) * self.per_rank)
+        # Every rank's groups (ids only) when the mask needs the global candidate set, else this rank's
+        groups = {i: self._group(int(rows[i]), step) for i in (range(len(rows)) if self.mask_accidental_positives else mine)}
+        qids = [self.examples[rows[i]].qid for i in mine]
+        queries = [self.examples[rows[i]].query for i in mine]
+        pids = [pid for i in mine for pid in groups[i]]
+        batch = TextBatch(qids, queries, pids, [self.store[pid] for pid in pids], 1 + self.negatives)
+        if self.mask_accidental_positives:
+            batch.accidental_positives = self._accidental_positives([self.examples[row] for row in rows],
+                                                                    [groups[i] for i in range(len(rows))])
+        return batch
+
+    def _group(self, row: int, step: int) -> list[str]:
+        """A query's candidate group at ``step``: one of its positives, then its negatives."""
+        example = self.examples[row]
+        rng = np.random.default_rng([self.seed, step, row])
+        return [example.positives[rng.integers(len(example.positives))], *self._negatives(example, rng)]
+
+    @staticmethod
+    def _accidental_positives(examples: list[QueryExample], groups: list[list[str]]) -> torch.Tensor:
+        """[Q, Q x g]: True where a candidate of the global batch is a positive of the query other than its own
+        candidate 0 (another query's positive or negative that this query's judgments call relevant)."""
+        pids = [pid for group in groups for pid in group]
+        mask = torch.zeros(len(examples), len(pids), dtype=torch.bool)
+        for i, example in enumerate(examples):
+            positives = set(example.positives)
+            for j, pid in enumerate(pids):
+                mask[i, j] = pid in positives
+            mask[i, i * len(groups[i])] = False  # its own positive: the target
+        return mask
 
     def _negatives(self, example: QueryExample, rng: np.random.Generator) -> list[str]:
         pool = example.negatives

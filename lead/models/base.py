@@ -41,10 +41,22 @@ class Encoded:
     layers: tuple[int, ...] = ()
 
 
+# What a masked candidate scores: finite, so a KL whose target puts 0 there adds 0 (not 0 x inf = nan), and far
+# below any real score (raw ColBERT layer scores reach the thousands).
+MASKED_SCORE = -1e9
+
+
 @dataclass
 class Scores:
     final: torch.Tensor  # [Q, C]
     layers: torch.Tensor | None = None  # [k, Q, C], in the order of the requested layers
+
+    def masked(self, mask: torch.Tensor) -> "Scores":
+        """These scores with the candidates of ``mask`` ([Q, C], True = leave out) at MASKED_SCORE: zero
+        probability in every softmax over the row, final and per-layer."""
+        mask = mask.to(self.final.device)
+        layers = None if self.layers is None else self.layers.masked_fill(mask, MASKED_SCORE)
+        return Scores(self.final.masked_fill(mask, MASKED_SCORE), layers)
 
     def targets(self, own: bool, group_size: int) -> torch.Tensor:
         """The positive's column for each query: 0 in own mode, i * group_size in in-batch mode."""

@@ -60,14 +60,19 @@ def candidate_scores(model: nn.Module, batch: TextBatch, own: bool, layers=(), t
 
     The tokens are the batch's ``tokens[role]`` when the data loader made them ahead of the step, else the
     scorer tokenizes here. In-batch mode gathers the encodings of every rank first, so each query is scored
-    against every passage of the global batch; own mode scores each query's own group locally.
+    against every passage of the global batch; own mode scores each query's own group locally. In-batch
+    candidates that are judged positives of a query other than its own (``batch.accidental_positives``) are
+    masked out of its row.
     """
     scorer: Scorer = unwrap(model)
     tokens = batch.tokens.get(role) if role is not None else None
     encoded = model(tokens if tokens is not None else scorer.tokenize(batch), layers=layers, token_states=token_states)
     if not own:
         encoded = gather_encoded(encoded)
-    return scorer.float_scores(encoded, own=own), encoded
+    scores = scorer.float_scores(encoded, own=own)
+    if not own and batch.accidental_positives is not None:
+        scores = scores.masked(batch.accidental_positives)
+    return scores, encoded
 
 
 class Warmup(Method):
