@@ -1,11 +1,14 @@
-"""DVC experiments on the project's own dvc.yaml: `dvc exp run -S` changes a param, re-runs what depends on
-it, and `dvc exp show --json` reports the changed metric. A tiny profile (random 2-layer models, a few
-training steps, a 30-query benchmark) keeps it to about a minute."""
+"""The users' own commands on the project's own dvc.yaml: `dvc exp run -S` changes a param, re-runs what
+depends on it, and `dvc exp show --json` reports the changed metric; `dvc exp run -S distill.layers=<the
+student's depth>` re-runs the distillation only; `dvc metrics diff main <branch>` names what a committed variant
+changed. A tiny profile (random 2-layer models, a few training steps, a 30-query benchmark) keeps it to about
+two minutes."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -60,15 +63,18 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
         seed=1,
         models={"de": {"kind": "de", "name": tiny, "pooling": "mean", "passage_max_length": 48}},
         warmup={"miner": {"init": "models/init/de", "train_file": "data/prepared/train.jsonl"}},
-        distill_runs={}, flash={},
-        divide={},
+        distill_runs={"lead": {"defaults": "distill", "train_file": "data/mined/train.jsonl", "student": "models/miner",
+                               "teacher": "models/miner"}},
+        flash={}, divide={}, sweep={},
     )
+    params["distill"].update(layers=1, train={"steps": 3, "lr": 1e-3})
     params["data"]["synthetic"].update(train_queries=16, dev_queries=4, test_queries=8, background_passages=5)
     params["train"].update(steps=4, batch_queries=4, negatives=1, checkpoint_every=100, log_every=2, lr=1e-3)
     params["mine"].update(depth=20, keep=5)
-    params["eval"].update(depth=20, batch_size=16, dense={"miner": "models/miner"}, rerank={})
+    params["eval"].update(depth=20, batch_size=16, dense={"miner": "models/miner", "lead": "models/lead/student"},
+                          rerank={})
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _run(["git", "init", "-q"], repo)
+    _run(["git", "init", "-q", "-b", "main"], repo)
     _run(["git", "config", "user.email", "ci@example.com"], repo)
     _run(["git", "config", "user.name", "ci"], repo)
     _run(["dvc", "init", "-q"], repo)
@@ -76,10 +82,32 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "tiny profile"], repo)
 
-    _run(["dvc", "repro", "evaluate@miner"], repo)
+    _run(["dvc", "repro", "evaluate@miner", "evaluate@lead"], repo)
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "baseline"], repo)
     baseline = json.loads((repo / "metrics/miner/metrics.json").read_text())["test"]["NDCG@10"]
+
+    # LEAD's k at the student's depth (2 blocks): only the distillation run and its evaluation re-run
+    out = _run(["dvc", "exp", "run", "-n", "k-all", "-S", "distill.layers=2", "evaluate@lead"], repo)
+    ran = set(re.findall(r"Running stage '([^']+)'", out))
+    assert ran == {"distill@lead", "evaluate@lead"}, out
+    finished = [line for line in (repo / "logs/lead/stage.log").read_text().splitlines() if "finished models/lead" in line]
+    assert "lambda/teacher_layer1" in finished[-1] and "lambda/teacher_layer2" in finished[-1]  # k = 2: both pairs
+    _run(["git", "checkout", "--", "params.yaml", "dvc.lock"], repo)
+    _run(["dvc", "checkout", "-q"], repo)
+
+    # a variant committed on a branch: dvc metrics diff names the metrics it changed
+    _run(["git", "checkout", "-q", "-b", "variant"], repo)
+    params["train"]["lr"] = 3e-3
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(["dvc", "repro", "evaluate@miner"], repo)
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-qm", "variant: train.lr 3e-3"], repo)
+    diff = json.loads(_run(["dvc", "metrics", "diff", "main", "variant", "--json"], repo))
+    assert "test.NDCG@10" in diff["metrics/miner/metrics.json"], diff
+    assert diff["metrics/miner/metrics.json"]["test.NDCG@10"]["old"] == baseline
+    _run(["git", "checkout", "-q", "main"], repo)
+    _run(["dvc", "checkout", "-q"], repo)
 
     out = _run(["dvc", "exp", "run", "-n", "lr-up", "-S", "train.lr=0.01", "evaluate@miner"], repo)
     # only what depends on train re-ran: the warm-up and its evaluation, not the data preparation
