@@ -49,12 +49,13 @@ def test_a_wrong_params_key_is_one_line_naming_the_dotted_key(tmp_path):
 
 
 def test_a_layer_count_beyond_a_models_depth_is_refused_before_any_model_is_loaded(tmp_path):
-    """`dvc exp run -S distill.layers=6` on the default's 2-block student: the run stops at once, naming itself,
-    both depths and the valid values (no model folder exists here: loading one would fail otherwise)."""
+    """`dvc exp run -S distill.layers=7` on the default's 6-layer student and teachers: the run stops at once,
+    naming itself, both depths and the valid values (no model folder exists here: loading one would fail
+    otherwise)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["distill"]["layers"] = 6
+    params["distill"]["layers"] = 7
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     result = run(["stages.distill", "lead_de"], tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith("error: distill_runs.lead_de.layers=6: the student has 2 layers and the teacher 6; "
-                                    "choose 1..2 or 'all'"), result.stderr
+    assert result.stderr.startswith("error: distill_runs.lead_de.layers=7: the student has 6 layers and the teacher 6; "
+                                    "choose 1..6 or 'all'"), result.stderr

@@ -103,3 +103,27 @@ def test_a_dep_or_an_out_removed_from_dvc_yaml_fails_the_check(tmp_path, removed
     assert removed in text
     with pytest.raises(AssertionError):
         check(text.replace(removed, "", 1), yaml.safe_load((ROOT / "params.yaml").read_text()), tmp_path)
+
+
+def test_every_ablation_is_a_valid_experiment_of_the_default_pipeline(tmp_path):
+    """benchmarks.ablations: each ablation's -S overrides, applied by DVC's own Hydra code to params.yaml, give
+    params that load (every key checked) and a dvc.yaml with an evaluate stage for every model it compares."""
+    import shutil
+
+    from dvc.utils.hydra import apply_overrides
+
+    from benchmarks.ablations import ABLATIONS, queue_commands
+    from lead.config import load_params
+
+    for ablation in ABLATIONS:
+        folder = tmp_path / ablation.name
+        folder.mkdir()
+        shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
+        apply_overrides(str(folder / "params.yaml"), list(ablation.overrides))
+        load_params(folder / "params.yaml")
+        params = yaml.safe_load((folder / "params.yaml").read_text())
+        assert params != yaml.safe_load((ROOT / "params.yaml").read_text()), ablation.name
+        stages = resolved_stages(folder / "dvc", (ROOT / "dvc.yaml").read_text(), params)
+        assert {f"evaluate@{model}" for model in ablation.models} <= set(stages), ablation.name
+    seeded = queue_commands(["uniform"], 14)
+    assert [c[5] for c in seeded] == ["abl-main-s14", "abl-uniform-s14"] and "++distill.train.seed=14" in seeded[1]

@@ -94,7 +94,7 @@ def test_two_ddp_ranks_draw_the_same_layers(tmp_path):
 
 
 def test_a_run_s_layer_count_is_checked_against_its_models_depths_before_they_are_loaded(tmp_path):
-    """Depths come from params (lead.models.depth): the 2-block student, the 6-layer packaged MiniLM teachers,
+    """Depths come from params (lead.models.depth): the 6-layer student and teachers (the packaged MiniLM),
     a PROD step's and a sweep's models from the runs they come from."""
     from pathlib import Path
 
@@ -107,12 +107,18 @@ def test_a_run_s_layer_count_is_checked_against_its_models_depths_before_they_ar
     depths = {folder: planned_depth(params, folder) for folder in (
         "models/student", "models/de_teacher", "models/tpd3/student", "models/sweep/lead_cb", "models/lead_cb/teacher",
         "models/init/zeroshot")}
-    assert depths == {"models/student": 2, "models/de_teacher": 6, "models/tpd3/student": 2, "models/sweep/lead_cb": 2,
+    assert depths == {"models/student": 6, "models/de_teacher": 6, "models/tpd3/student": 6, "models/sweep/lead_cb": 6,
                       "models/lead_cb/teacher": 6, "models/init/zeroshot": 6}
     for name in params.distill_runs:
         check_run_layers(params, name)  # the default's runs all fit
-    params.distill.layers = 6  # dvc exp run -S distill.layers=6 on the 2-block default student
-    with pytest.raises(ParamsValueError, match=r"distill_runs\.lead_de\.layers=6: the student has 2 layers and the "
-                                               r"teacher 6; choose 1\.\.2 or 'all'"):
+    params.distill.layers = 6  # dvc exp run -S distill.layers=6: every layer of the 6-layer student
+    check_run_layers(params, "lead_de")
+    params.distill.layers = 7
+    with pytest.raises(ParamsValueError, match=r"distill_runs\.lead_de\.layers=7: the student has 6 layers and the "
+                                               r"teacher 6; choose 1\.\.6 or 'all'"):
+        check_run_layers(params, "lead_de")
+    params.models["student"].num_layers = 2  # a 2-block cut of MiniLM as the student: 6 no longer fits
+    params.distill.layers = 6
+    with pytest.raises(ParamsValueError, match=r"the student has 2 layers and the teacher 6; choose 1\.\.2"):
         check_run_layers(params, "lead_de")
     check_run_layers(params, "tpd1")  # a PROD step pairs no layers
