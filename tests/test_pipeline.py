@@ -127,3 +127,16 @@ def test_every_ablation_is_a_valid_experiment_of_the_default_pipeline(tmp_path):
         assert {f"evaluate@{model}" for model in ablation.models} <= set(stages), ablation.name
     seeded = queue_commands(["uniform"], 14)
     assert [c[5] for c in seeded] == ["abl-main-s14", "abl-uniform-s14"] and "++distill.train.seed=14" in seeded[1]
+
+
+def test_every_plot_reads_files_a_stage_of_the_default_pipeline_writes():
+    """dvc.yaml's plots: each file lies under an out of a stage that params.yaml defines (a plot of a run the
+    default no longer has would be drawn empty)."""
+    from lead.pipeline import instances
+
+    dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    outs = [path for fam, key in instances(params) for path, _ in fam.resolved_outs(params, key)]
+    files = [path for plot in dvc_yaml["plots"] for definition in plot.values() for path in definition["y"]]
+    orphans = [path for path in files if not any(path == out or path.startswith(out.rstrip("/") + "/") for out in outs)]
+    assert files and not orphans, orphans
