@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import subprocess
 from pathlib import Path
 
-import yaml
 
 from lead.data.msmarco import read_qrels
+from lead.io import load_yaml
 from lead.records import Qrels
 
 CACHE = Path(".dvc/cache/files/md5")
@@ -29,21 +28,10 @@ def experiment_ref(name: str) -> str:
     return found[0]
 
 
-class _Yaml12Floats(yaml.SafeLoader):
-    """PyYAML reads ``5e-05`` (how DVC writes small floats into dvc.lock) as a string; YAML 1.2 and DVC read a
-    float. Without this a lock's ``lr: 5e-05`` would differ from params.yaml's ``lr: 5.0e-5``."""
-
-
-_Yaml12Floats.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
-    list("-+0123456789."))
-
-
 def _show(rev: str, path: str) -> dict:
     """A YAML file of a git revision (an experiment's ref, or ``<ref>^``: its baseline commit)."""
     shown = subprocess.run(["git", "show", f"{rev}:{path}"], check=True, capture_output=True, text=True)
-    return yaml.load(shown.stdout, Loader=_Yaml12Floats)
+    return load_yaml(shown.stdout)
 
 
 def cached(md5: str) -> Path:

@@ -11,6 +11,24 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+import yaml
+
+
+class _Yaml12Floats(yaml.SafeLoader):
+    """PyYAML (YAML 1.1) reads ``5e-05`` as a string: how DVC writes a float set with ``dvc exp run -S
+    train.lr=5e-5`` into params.yaml, and how it writes small floats into dvc.lock. YAML 1.2 and DVC read a float."""
+
+
+_Yaml12Floats.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str | IO[str]):
+    """YAML as DVC reads it (floats without a dot, ``5e-05``, are floats); otherwise ``yaml.safe_load``."""
+    return yaml.load(text, Loader=_Yaml12Floats)
+
 
 def _umask() -> int:
     """The process's umask, read from /proc where there is one (setting it to read it back would, for a moment,

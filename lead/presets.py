@@ -23,7 +23,7 @@ import yaml
 from lead.config import load_params
 from lead.data.download import SOURCES
 from lead.errors import UserError, as_command
-from lead.io import atomic_open
+from lead.io import atomic_open, load_yaml
 from lead.training.layers import check_run_layers
 
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
@@ -47,7 +47,7 @@ def apply(names: list[str], params: dict[str, Any]) -> dict[str, Any]:
         if not path.is_file():
             have = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml"))) or "none"
             raise UserError(f"no preset {name!r} in {PRESETS} (have: {have})")
-        preset = yaml.safe_load(path.read_text()) or {}
+        preset = load_yaml(path.read_text()) or {}
         replace = frozenset(preset.pop("replace", []) or [])
         params = merge(params, preset, replace)
     return params
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.names:
         parser.error("apply needs preset names (see: python -m lead.presets list)")
-    merged = apply(args.names, yaml.safe_load(Path(args.params).read_text()) or {})
+    merged = apply(args.names, load_yaml(Path(args.params).read_text()) or {})
     text = yaml.safe_dump(merged, sort_keys=False, width=110)
     check = Path(args.params).with_name(f".{Path(args.params).name}.preset-check.yaml")
     check.write_text(text)

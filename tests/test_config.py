@@ -163,3 +163,20 @@ def test_impossible_search_and_division_values_are_refused_when_params_are_read(
     path.write_text(text + "\n")
     with pytest.raises(ConfigError, match=message):
         load_params(path)
+
+
+def test_a_float_as_dvc_writes_it_is_a_float(tmp_path):
+    """`dvc exp run -S warmup.de_teacher.train.lr=5e-5` writes `lr: 5e-05` into params.yaml, which PyYAML's
+    YAML 1.1 reads as a string; params are read as DVC reads them (YAML 1.2 floats)."""
+    import shutil
+
+    from dvc.utils.hydra import apply_overrides
+
+    from lead.config import load_params
+
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    apply_overrides(str(tmp_path / "params.yaml"), ["train.lr=5e-5", "++warmup.student.train={steps: 10, lr: 3e-5}"])
+    assert "lr: 5e-05" in (tmp_path / "params.yaml").read_text()
+    params = load_params(tmp_path / "params.yaml")
+    assert params.train.lr == 5e-5 and params.train.steps == 60
+    assert params.warmup["student"].train == {"steps": 10, "lr": 3e-5}

@@ -16,6 +16,7 @@ from lead.config.parse import parse
 from lead.config.retrieval import DivideConfig, EvalConfig, MineConfig, SweepConfig
 from lead.config.training import DistillConfig, ProdDefaults, TrainConfig, WarmupConfig
 from lead.errors import ConfigError
+from lead.io import load_yaml
 
 RUN_DEFAULTS = ("distill", "prod")  # the sections a distill@ run may start from: LEAD's and PROD's defaults
 
@@ -139,7 +140,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = load_yaml(handle)
     except FileNotFoundError:
         raise ConfigError("<file>", "not found", str(path)) from None
     except yaml.YAMLError as exc:

@@ -21,7 +21,7 @@ from lead.config import Params, as_dict
 from lead.data.prepared import PreparedData
 from lead.data.runs import read_trec_run
 from lead.evaluation.metrics import evaluate_run
-from lead.io import atomic_open
+from lead.io import atomic_open, load_yaml
 from lead.losses.terms import describe as describe_terms
 from lead.losses.terms import distill_terms, reads
 from lead.models.depth import saved_depth
@@ -127,7 +127,7 @@ def report(params: Params, params_text: str | None = None, root: str | Path = ".
 
 def params_summary(path: str | Path) -> str:
     """The params sections a reader needs to reproduce the table (everything but eval's model lists)."""
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+    raw = load_yaml(Path(path).read_text()) or {}
     raw.get("eval", {}).pop("dense", None)
     raw.get("eval", {}).pop("rerank", None)
     return yaml.safe_dump(raw, sort_keys=False, width=110)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import copy
 
-import yaml
 
-from benchmarks.experiments import _Yaml12Floats, dir_md5, stale_stages
+from benchmarks.experiments import dir_md5, stale_stages
+from lead.io import load_yaml
 
 BASELINE = {"stages": {
     "prepare": {"params": {"params.yaml": {"data": {"scale": 1.0}}}, "outs": [{"path": "data/prepared", "md5": "A.dir"}]},
@@ -98,5 +98,5 @@ def test_a_folder_holding_other_stages_outputs():
 
 
 def test_dvc_lock_exponent_floats_read_as_floats():
-    assert yaml.load("lr: 5e-05\nsteps: 13\nscale: 1.0\nname: 1e3x", Loader=_Yaml12Floats) == {
+    assert load_yaml("lr: 5e-05\nsteps: 13\nscale: 1.0\nname: 1e3x") == {
         "lr": 5e-05, "steps": 13, "scale": 1.0, "name": "1e3x"}
