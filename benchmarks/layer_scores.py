@@ -29,12 +29,15 @@ def main() -> None:
     parser.add_argument("--batch-queries", type=int, default=8)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--negatives", type=int, default=1, help="per query; a cross-encoder scores its own group")
     args = parser.parse_args()
     examples = list(read_training_file(args.train_file))
-    sampler = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), args.batch_queries, 1, seed=args.seed)
+    sampler = BatchSampler(examples, PassageStore("data/prepared/collection.tsv"), args.batch_queries, args.negatives,
+                           seed=args.seed)
     batches = [sampler.batch(step) for step in range(args.batches)]
-    candidates = len(batches[0].passages)
-    print(f"{args.batches} batches, {candidates} candidates per query (uniform: entropy and NLL {math.log(candidates):.2f})\n")
+    in_batch, own = len(batches[0].passages), batches[0].group_size
+    print(f"{args.batches} batches; candidates per query: {in_batch} in-batch (uniform: entropy and NLL "
+          f"{math.log(in_batch):.2f}), {own} for a cross-encoder's own group (uniform {math.log(own):.2f})\n")
     print("| model | per-layer vectors | layer | entropy | NLL of the positive | score std |")
     print("|---|---|---|---|---|---|")
     for folder in args.models:
@@ -47,8 +50,8 @@ def main() -> None:
             entropy, nll, spread = (torch.zeros(len(layers)) for _ in range(3))
             for batch in batches:
                 with torch.no_grad():
-                    scores, _ = candidate_scores(model, batch, False, layers=layers)
-                targets = scores.targets(False, batch.group_size)
+                    scores, _ = candidate_scores(model, batch, not model.supports_in_batch, layers=layers)
+                targets = scores.targets(not model.supports_in_batch, batch.group_size)
                 p = scores.layers.float().softmax(-1)
                 entropy += -(p * p.clamp_min(1e-12).log()).sum(-1).mean(-1) / len(batches)
                 per_query = F.cross_entropy(scores.layers.float().flatten(0, 1), targets.repeat(len(layers)), reduction="none")

@@ -14,7 +14,9 @@ d_q = mean over seeds of metric(A, q) - metric(B, q). Two two-sided p-values:
   share of resampled mean differences on the other side of 0. It carries the seed-to-seed variance; with three
   seeds it is coarse (10 distinct draws of seeds) and cannot go far below the per-seed agreement allows.
 
-Also printed: each seed's mean difference, and the queries A wins, loses and ties on.
+Also printed: each seed's mean difference, the queries A wins, loses and ties on, and the half-width of the
+95% interval of the mean difference over queries (1.96 sd / sqrt(n)): the smallest difference these queries
+resolve for this pair. ``workspace`` as an experiment name reads the workspace's runs/ and data/prepared.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import numpy as np
 
 from benchmarks.experiments import Experiment
+from lead.data.prepared import PreparedData
 from lead.data.runs import read_trec_run
 from lead.evaluation.metrics import evaluate_per_query
 
@@ -48,6 +51,17 @@ def seeds_and_queries_p(differences: np.ndarray, rounds: int = 20_000, seed: int
     return float(min(1.0, 2 * (other_side + 1) / (rounds + 1)))
 
 
+class Workspace:
+    """The workspace's runs and judgments (``dvc repro``), read like an experiment's."""
+
+    def judgments(self, split: str):
+        data = PreparedData("data/prepared")
+        return data.qrels(split), data.threshold(split)
+
+    def run_file(self, model: str, split: str) -> str:
+        return f"runs/{model}.{split}.trec"
+
+
 def _shown(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
@@ -61,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     per_seed = []  # one {metric: {qid: A - B}} per experiment
     for name in args.experiments:
-        experiment = Experiment(name)
+        experiment = Workspace() if name == "workspace" else Experiment(name)
         qrels, threshold = experiment.judgments(args.split)
         a, b = (evaluate_per_query(qrels, read_trec_run(experiment.run_file(m, args.split)), threshold) for m in args.models)
         per_seed.append({metric: {q: a[q][metric] - b[q][metric] for q in a} for metric in args.metric})
@@ -70,16 +84,17 @@ def main() -> None:
         raise SystemExit("the experiments judge different test queries: pair only runs of the same benchmark")
     a, b = args.models
     print(f"{a} - {b}, {len(queries)} queries, mean over {len(per_seed)} seed(s) per query\n")
-    print("| metric | mean difference | per seed | queries A wins / loses / ties | p, sign flip over queries "
-          "| p, seeds and queries |")
-    print("|---|---|---|---|---|---|")
+    print("| metric | mean difference | per seed | queries A wins / loses / ties | 95% half-width | p, sign flip over "
+          "queries | p, seeds and queries |")
+    print("|---|---|---|---|---|---|---|")
     for metric in args.metric:
         by_seed = np.array([[seed[metric][q] for q in queries] for seed in per_seed])  # [seeds, queries]
         d = by_seed.mean(0)
         wins, losses = int(np.sum(d > 1e-12)), int(np.sum(d < -1e-12))
         seeds = " / ".join(f"{m:+.4f}" for m in by_seed.mean(1))
         both = _shown(seeds_and_queries_p(by_seed)) if len(per_seed) > 1 else "-"
-        print(f"| {metric} | {d.mean():+.4f} | {seeds} | {wins} / {losses} / {len(d) - wins - losses} "
+        half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))
+        print(f"| {metric} | {d.mean():+.4f} | {seeds} | {wins} / {losses} / {len(d) - wins - losses} | {half:.4f} "
               f"| {_shown(sign_flip_p(d))} | {both} |")
 
 

@@ -70,7 +70,8 @@ def describe(params: Params, folder: str, root: str | Path = ".") -> tuple[str, 
         else:
             negatives = "random negatives"
         start = "" if run.init.startswith("models/init/") else f", continued from {_short(run.init)}"
-        return f"warm-up ({negatives}{start})", "-"
+        deep = f", deep supervision x {run.layer_weight:g}" if run.layer_weight > 0 else ""
+        return f"warm-up ({negatives}{deep}{start})", "-"
     if family.stage == "init":
         return "pretrained, not trained", "-"
     return "", "-"

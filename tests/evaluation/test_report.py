@@ -58,9 +58,10 @@ def test_warm_ups_on_official_negatives_or_continued_are_described_so(tmp_path):
     params = parse(Params, {**PARAMS, "data": {"source": "msmarco", "path": "x", "train_negatives": "triples.tsv",
                                                "train_negatives_per_query": 30},
                             "warmup": {**PARAMS["warmup"],
-                                       "more": {"init": "models/student", "train_file": "data/mined/train.jsonl"}}})
+                                       "more": {"init": "models/student", "train_file": "data/mined/train.jsonl",
+                                                "layer_weight": 0.5}}})
     assert describe(params, "models/student_random") == ("warm-up (the first 30 official negatives per query)", "-")
-    assert describe(params, "models/more") == ("warm-up (mined negatives, continued from student)", "-")
+    assert describe(params, "models/more") == ("warm-up (mined negatives, deep supervision x 0.5, continued from student)", "-")
 
 
 def test_the_depth_of_a_two_tower_dual_encoder_is_read_from_its_query_tower(tmp_path):
