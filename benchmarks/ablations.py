@@ -16,12 +16,11 @@ Seed 13 compares with the workspace (``dvc repro``).
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import subprocess
 from dataclasses import dataclass
 
-from benchmarks.experiments import Experiment
+from benchmarks.experiments import Experiment, shown_metrics
 
 DEFAULT_SEED = 13
 LEAD = "lead_de"  # the run the method ablations change: the papers' 12DE -> 6DE setting, in miniature
@@ -54,7 +53,7 @@ ABLATIONS = [
     Ablation("own_vocabulary", "a student with its own 1,000-piece vocabulary (liberal), LEAD from the DE teacher", (
         "++models.student_wp={kind: de, vocabulary_size: 1000, pooling: mean, similarity: cosine, scale: 20.0, passage_max_length: 96}",
         "++warmup.student_wp={init: models/init/student_wp, train_file: data/mined/train.jsonl}",
-        f"++distill_runs.lead_wp={{defaults: distill, train_file: data/mined/train.jsonl, student: models/student_wp, teacher: models/de_teacher}}",
+        "++distill_runs.lead_wp={defaults: distill, train_file: data/mined/train.jsonl, student: models/student_wp, teacher: models/de_teacher}",
         "++eval.dense.student_wp=models/student_wp",
         "++eval.dense.lead_wp=models/lead_wp/student"), ("student_wp", "lead_wp")),
     Ablation("random_negatives", "the student warmed up on random negatives (no mining)", (
@@ -87,20 +86,6 @@ def queue_commands(names: list[str] | None, seed: int) -> list[list[str]]:
     return commands
 
 
-def _metrics(node, wanted: set[str], found: dict) -> None:
-    """The workspace's and the named experiments' metrics in ``dvc exp show --json``."""
-    if isinstance(node, dict):
-        name = "workspace" if node.get("rev") == "workspace" else node.get("name")
-        data = node.get("data")
-        if isinstance(data, dict) and name in wanted:
-            found.setdefault(name, data.get("metrics", {}))
-        for value in node.values():
-            _metrics(value, wanted, found)
-    elif isinstance(node, list):
-        for value in node:
-            _metrics(value, wanted, found)
-
-
 def _value(metrics: dict, model: str, metric: str, split: str = "test") -> float | None:
     return metrics.get(f"metrics/{model}/metrics.json", {}).get("data", {}).get(split, {}).get(metric)
 
@@ -108,9 +93,7 @@ def _value(metrics: dict, model: str, metric: str, split: str = "test") -> float
 def table(seed: int, metrics: list[str]) -> str:
     baseline = "workspace" if seed == DEFAULT_SEED else experiment_name("main", seed)
     names = {a.name: experiment_name(a.name, seed) for a in ABLATIONS}
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "-A"], check=True, capture_output=True, text=True).stdout)
-    found: dict[str, dict] = {}
-    _metrics(shown, {baseline, *names.values()}, found)
+    found = shown_metrics({baseline, *names.values()})
     if baseline not in found:
         raise SystemExit(f"{baseline} not found in dvc exp show: run the default pipeline (dvc repro) or queue --seed {seed}")
     header = " | ".join(f"{m} | change" for m in metrics)

@@ -178,3 +178,26 @@ class Experiment:
         PreparedData reads it): an experiment may have prepared other data than the workspace."""
         meta = json.loads(self.prepared_file("meta.json").read_text())
         return read_qrels(self.prepared_file(f"qrels.{split}.tsv")), int(meta.get("rel_threshold", 1))
+
+
+def shown_metrics(names: set[str]) -> dict[str, dict]:
+    """The metrics of the workspace (key "workspace") and of the named experiments, from ``dvc exp show --json
+    -A``: name -> {metrics file: {"data": ...}}."""
+    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "-A"], check=True, capture_output=True,
+                                      text=True).stdout)
+    found: dict[str, dict] = {}
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            name = "workspace" if node.get("rev") == "workspace" else node.get("name") or node.get("rev")
+            data = node.get("data")
+            if isinstance(data, dict) and name in names | {"workspace"}:
+                found.setdefault(name, data.get("metrics", {}))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(shown)
+    return found

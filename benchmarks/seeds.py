@@ -11,26 +11,9 @@ an experiment (its stage was not re-run although its inputs changed: still the b
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 
-from benchmarks.experiments import Experiment
-
-
-def _find_runs(node, names: set[str], found: dict) -> None:
-    """Walk dvc's JSON for the workspace and the experiments named in ``names``."""
-    if isinstance(node, dict):
-        name = node.get("name") or node.get("rev")
-        data = node.get("data")
-        if isinstance(data, dict) and (name in names or node.get("rev") == "workspace"):
-            key = "workspace" if node.get("rev") == "workspace" else name
-            found.setdefault(key, data.get("metrics", {}))
-        for value in node.values():
-            _find_runs(value, names, found)
-    elif isinstance(node, list):
-        for value in node:
-            _find_runs(value, names, found)
+from benchmarks.experiments import Experiment, shown_metrics
 
 
 def main() -> None:
@@ -41,9 +24,7 @@ def main() -> None:
     parser.add_argument("--no-workspace", action="store_true", help="leave the workspace column out (another dataset)")
     args = parser.parse_args()
 
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "-A"], check=True, capture_output=True, text=True).stdout)
-    runs: dict[str, dict] = {}
-    _find_runs(shown, set(args.experiments), runs)
+    runs = shown_metrics(set(args.experiments))
     order = [*([] if args.no_workspace else ["workspace"]), *args.experiments]
     missing = [r for r in order if r not in runs]
     if missing:

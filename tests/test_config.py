@@ -14,6 +14,12 @@ def test_the_repository_params_load():
     assert params.models["zeroshot"].pooling == "mean"
 
 
+def refused(path, text: str, message: str) -> None:
+    """Params ``text`` written to ``path`` are refused with a ConfigError matching ``message``."""
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_params(path)
+
 @pytest.mark.parametrize(
     "data, message",
     [
@@ -106,10 +112,7 @@ RUN = "student: models/s, teacher: models/t"
      f"distill_runs: {{tpd1: {{defaults: prod, {RUN}, train_file: d.jsonl}}}}", r"distill_runs\.tpd1: warmup@tpd1 writes models/tpd1 too"),
 ])
 def test_a_run_names_its_defaults_and_its_training_file(tmp_path, text, message):
-    path = tmp_path / "params.yaml"
-    path.write_text(text + "\n")
-    with pytest.raises(ConfigError, match=message):
-        load_params(path)
+    refused(tmp_path / "params.yaml", text, message)
 
 
 def test_each_run_starts_from_its_own_defaults(tmp_path):
@@ -159,10 +162,7 @@ def test_prod_defaults_are_prods_values_without_a_prod_section(tmp_path):
     ("eval: {shard_size: 0}", r"eval: shard_size must be >= 1"),
 ])
 def test_impossible_search_and_division_values_are_refused_when_params_are_read(tmp_path, text, message):
-    path = tmp_path / "params.yaml"
-    path.write_text(text + "\n")
-    with pytest.raises(ConfigError, match=message):
-        load_params(path)
+    refused(tmp_path / "params.yaml", text, message)
 
 
 def test_a_float_as_dvc_writes_it_is_a_float(tmp_path):

@@ -191,11 +191,13 @@ class BatchSampler:
         """[Q, Q x g]: True where a candidate of the global batch is a positive of the query other than its own
         candidate 0 (another query's positive or negative that this query's judgments call relevant)."""
         pids = [pid for group in groups for pid in group]
+        columns: dict[str, list[int]] = {}  # pid -> its columns: a query's few positives are looked up, not every column
+        for j, pid in enumerate(pids):
+            columns.setdefault(pid, []).append(j)
         mask = torch.zeros(len(examples), len(pids), dtype=torch.bool)
         for i, example in enumerate(examples):
-            positives = set(example.positives)
-            for j, pid in enumerate(pids):
-                mask[i, j] = pid in positives
+            for pid in set(example.positives):
+                mask[i, columns.get(pid, [])] = True
             mask[i, i * len(groups[i])] = False  # its own positive: the target
         return mask
 

@@ -25,8 +25,7 @@ def store(tmp_path):
 
 
 def examples() -> list[QueryExample]:
-    # q1 and q2 share the positive p1 (both judged relevant); q2's negative p3 is q3's positive; q3 also
-    # judges p0 relevant, which is q1's only other positive... and q1's negative.
+    # q1 and q2 share the positive p1; q2's negative p3 is q3's positive; q3 also judges p0, q1's negative, relevant.
     return [QueryExample("q1", "one", ["p1"], ["p0"]),
             QueryExample("q2", "two", ["p1", "p2"], ["p3"]),
             QueryExample("q3", "three", ["p3", "p0"], ["p4"])]
