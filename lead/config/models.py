@@ -25,8 +25,8 @@ class ScorerConfig:
     vocabulary_size: int | None = None
     query_max_length: int = 32
     passage_max_length: int = 128
+    pooling: Literal["cls", "mean"] = "cls"  # dual encoder and cross-encoder
     # dual encoder
-    pooling: Literal["cls", "mean"] = "cls"
     similarity: Literal["dot", "cosine"] = "dot"
     shared: bool = True  # one encoder for queries and passages
     scale: float = 1.0  # scores are multiplied by this (cosine similarity needs ~20 for a contrastive loss)

@@ -1,6 +1,8 @@
-"""Cross-encoder: s(q, p) = w . h_L([CLS] q [SEP] p [SEP])_0 + b, scored over each query's own candidates.
+"""Cross-encoder: s(q, p) = w . pool(h_L([CLS] q [SEP] p [SEP])) + b, scored over each query's own candidates.
 
-Per-layer score at block l: the same head on block l's [CLS] vector. A cross-encoder reads (query, passage)
+``pooling``: ``cls`` (the [CLS] vector, as BERT re-rankers) or ``mean`` (the masked mean of the pair's token
+vectors: a sentence embedder such as MiniLM never trained its [CLS], and its early blocks' [CLS] is the same for
+every pair). Per-layer score at block l: the same head on block l's pooled vector. A cross-encoder reads (query, passage)
 pairs, so it has no in-batch mode: each query is scored against its own group only.
 """
 
@@ -13,7 +15,7 @@ from torch import nn
 
 from lead.config import ScorerConfig
 from lead.models.base import Encoded, Scorer, Scores
-from lead.models.dual_encoder import passage_text
+from lead.models.dual_encoder import passage_text, pool
 from lead.records import TextBatch
 
 
@@ -58,16 +60,17 @@ class CrossEncoder(Scorer):
 
     def _pair_scores(self, tokens: dict[str, torch.Tensor], layers: Sequence[int]):
         output = self.encoder(**tokens, output_hidden_states=bool(layers))
-        final = self._head(output.last_hidden_state[:, 0]).squeeze(-1)
+        mask, pooling = tokens["attention_mask"], self.config.pooling
+        final = self._head(pool(output.last_hidden_state, mask, pooling)).squeeze(-1)
         if not layers:
             return final, None
-        cls = torch.stack([output.hidden_states[l][:, 0] for l in layers], 1)  # [N, k, H]
-        return final, self._head(cls).squeeze(-1)
+        pooled = torch.stack([pool(output.hidden_states[l], mask, pooling) for l in layers], 1)  # [N, k, H]
+        return final, self._head(pooled).squeeze(-1)
 
-    def _head(self, cls: torch.Tensor) -> torch.Tensor:
+    def _head(self, pooled: torch.Tensor) -> torch.Tensor:
         """The linear head in float32 whatever the autocast: its outputs are the scores (see ``float_scores``)."""
-        with torch.autocast(cls.device.type, enabled=False):
-            return self.classifier(cls.float())
+        with torch.autocast(pooled.device.type, enabled=False):
+            return self.classifier(pooled.float())
 
     def forward(self, tokens: dict[str, torch.Tensor], layers: Sequence[int] = (), token_states: bool = False) -> Encoded:
         if token_states:

@@ -344,8 +344,9 @@ def test_colbert_dim_projects_the_token_vectors(tiny):
 # -- cross-encoder -------------------------------------------------------------------------------------
 
 
-def test_cross_encoder_per_layer_scores_are_the_head_on_each_layers_cls(tiny):
-    scorer = built(tiny, kind="ce")
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_cross_encoder_per_layer_scores_are_the_head_on_each_layers_pooled_vector(tiny, pooling):
+    scorer = built(tiny, kind="ce", pooling=pooling)
     batch = make_batch()
     tokens = scorer.tokenize(batch)
     assert int(tokens["group_size"]) == 2 and tokens["input_ids"].shape[0] == 4  # one row per (query, passage)
@@ -358,9 +359,15 @@ def test_cross_encoder_per_layer_scores_are_the_head_on_each_layers_cls(tiny):
         out = scorer.encoder(**inputs, output_hidden_states=True)
     head = scorer.classifier
     assert scores.final.shape == (2, 2) and scores.layers.shape == (3, 2, 2)
+    mask = inputs["attention_mask"]
+    assert (mask == 0).any()  # pairs of different lengths: the mean must skip the padding
     for i, layer in enumerate(layers):
-        cls = out.hidden_states[layer][:, 0]  # [4, H], rows query-major
-        expected = (cls @ head.weight[0] + head.bias[0]).view(2, 2)
+        hidden = out.hidden_states[layer]  # [4, seq, H], rows query-major
+        if pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            pooled = torch.stack([hidden[r, mask[r].bool()].mean(0) for r in range(len(hidden))])
+        expected = (pooled @ head.weight[0] + head.bias[0]).view(2, 2)
         torch.testing.assert_close(scores.layers[i], expected, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(scores.final, scores.layers[2], atol=1e-6, rtol=1e-6)
     with pytest.raises(ValueError, match="own"):
@@ -390,8 +397,9 @@ def test_layers_out_of_range_are_rejected(tiny, kind, layer):
         dict(kind="de", shared=False),
         dict(kind="colbert", dim=16, mask_punctuation=True),
         dict(kind="ce"),
+        dict(kind="ce", pooling="mean"),
     ],
-    ids=["de", "de-separate", "colbert", "ce"],
+    ids=["de", "de-separate", "colbert", "ce", "ce-mean"],
 )
 def test_save_load_round_trip_gives_identical_scores(tiny, tmp_path, config):
     torch.manual_seed(0)
