@@ -99,9 +99,11 @@ def table(seed: int, metrics: list[str]) -> str:
     header = " | ".join(f"{m} | change" for m in metrics)
     lines = [f"Ablations, seed {seed} (baseline: {baseline})", "",
              f"| ablation | model | {header} |", "|---|---|" + "---|---|" * len(metrics)]
+    unfinished = []
     for ablation in ABLATIONS:
         name = names[ablation.name]
         if name not in found:
+            unfinished.append(ablation.name)
             continue
         experiment = Experiment(name)
         for model in ablation.models:
@@ -115,6 +117,8 @@ def table(seed: int, metrics: list[str]) -> str:
             lines.append(f"| {ablation.what} | {model} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("change: points (x100) against the same model in the baseline; new: a model the default has not")
+    if unfinished:
+        lines.append(f"not run or not finished (dvc queue status): {', '.join(unfinished)}")
     return "\n".join(lines)
 
 

@@ -182,13 +182,16 @@ class Experiment:
 
 def shown_metrics(names: set[str]) -> dict[str, dict]:
     """The metrics of the workspace (key "workspace") and of the named experiments, from ``dvc exp show --json
-    -A``: name -> {metrics file: {"data": ...}}."""
+    -A``: name -> {metrics file: {"data": ...}}. A queued, running or failed experiment is left out: it lists its
+    baseline's metrics (and has no git ref yet)."""
     shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "-A"], check=True, capture_output=True,
                                       text=True).stdout)
     found: dict[str, dict] = {}
 
     def walk(node) -> None:
         if isinstance(node, dict):
+            if (node.get("executor") or {}).get("state", "success") != "success":
+                return
             name = "workspace" if node.get("rev") == "workspace" else node.get("name") or node.get("rev")
             data = node.get("data")
             if isinstance(data, dict) and name in names | {"workspace"}:
