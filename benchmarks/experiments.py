@@ -158,10 +158,12 @@ class Experiment:
         return stage in self.lock["stages"] and stage not in self.stale
 
     def run_file(self, model: str, split: str) -> Path:
-        """The TREC run that evaluate@<model> wrote for ``split`` in this experiment."""
-        stage = f"evaluate@{model}"
+        """The TREC run that evaluate@<model> (``<key>.rerank``: rerank@<key>) wrote for ``split`` here."""
+        key, reranked = model.removesuffix(".rerank"), model.endswith(".rerank")
+        stage = f"rerank@{key}" if reranked else f"evaluate@{model}"
         if stage not in self.lock["stages"]:
-            raise SystemExit(f"experiment {self.name} has no stage {stage} (no such model in its params eval.dense)")
+            where = "eval.rerank" if reranked else "eval.dense"
+            raise SystemExit(f"experiment {self.name} has no stage {stage} (no such model in its params {where})")
         if not self.ran(stage):
             raise SystemExit(f"experiment {self.name} did not run {stage}: its run file is the baseline's "
                              f"(add {stage} to the experiment's targets)")

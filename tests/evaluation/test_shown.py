@@ -39,3 +39,21 @@ def test_shown_metrics_leaves_out_queued_running_and_failed_experiments(monkeypa
     assert set(found) == {"workspace", "abl-done", "abl-ran-in-workspace"}
     assert found["abl-done"]["metrics/lead_de/metrics.json"]["data"]["test"]["NDCG@10"] == 0.71
     assert found["abl-ran-in-workspace"]["metrics/lead_de/metrics.json"]["data"]["test"]["NDCG@10"] == 0.72
+
+
+def test_run_file_of_a_reranker_is_its_rerank_stages_output():
+    lock = {"stages": {
+        "evaluate@student": {"outs": [{"path": "runs/student.test.trec", "md5": "aa" + "1" * 30}]},
+        "rerank@ce_teacher": {"outs": [{"path": "runs/ce_teacher.rerank.test.trec", "md5": "bb" + "2" * 30}]},
+    }}
+    experiment = object.__new__(experiments.Experiment)  # the lock without a git ref
+    experiment.name, experiment.lock, experiment.stale = "x", lock, set()
+    assert experiment.run_file("student", "test") == experiments.cached("aa" + "1" * 30)
+    assert experiment.run_file("ce_teacher.rerank", "test") == experiments.cached("bb" + "2" * 30)
+    experiment.stale = {"rerank@ce_teacher"}
+    try:
+        experiment.run_file("ce_teacher.rerank", "test")
+    except SystemExit as error:
+        assert "did not run rerank@ce_teacher" in str(error)
+    else:
+        raise AssertionError("a stale re-ranking's run file was read as the experiment's")
