@@ -170,7 +170,6 @@ def measure(args, student_config, teacher_config, variants, device, bf16) -> dic
                 for v in variants}
     feeds = {v: [s.pretokenized(b) for b in batches] if args.pretokenize else batches for v, s in steppers.items()}
     times = {v: [] for v in variants}
-    peak = {}
     for step in range(args.warmup_steps + args.steps):
         for variant, stepper in steppers.items():
             if device.type == "cuda" and step == args.warmup_steps:

@@ -133,17 +133,12 @@ def test_each_run_starts_from_its_own_defaults(tmp_path):
     ("train: 5", r"distill_runs\.r\.train: expected a mapping of train keys, got 5"),
 ])
 def test_a_run_whose_terms_cannot_train_is_refused_when_params_are_read(tmp_path, run, message):
-    path = tmp_path / "other.yaml"
-    path.write_text(f"distill_runs: {{r: {{defaults: distill, {RUN}, train_file: d.jsonl, {run}}}}}\n")
-    with pytest.raises(ConfigError, match=message):
-        load_params(path)
+    refused(tmp_path / "other.yaml", f"distill_runs: {{r: {{defaults: distill, {RUN}, train_file: d.jsonl, {run}}}}}", message)
 
 
 def test_a_check_across_sections_names_the_file_it_read(tmp_path):
-    path = tmp_path / "other.yaml"
-    path.write_text("distill_runs: {r: {defaults: distill, student: s, teacher: t}}\n")
-    with pytest.raises(ConfigError, match=r"^.*other\.yaml: distill_runs\.r\.train_file: missing"):
-        load_params(path)
+    refused(tmp_path / "other.yaml", "distill_runs: {r: {defaults: distill, student: s, teacher: t}}",
+            r"^.*other\.yaml: distill_runs\.r\.train_file: missing")
 
 
 def test_prod_defaults_are_prods_values_without_a_prod_section(tmp_path):
