@@ -47,6 +47,12 @@ ABLATIONS = [
     Ablation("k1", "k = 1 layer pair per step", (_lead("layers", "1"),), (LEAD,)),
     Ablation("k3", "k = 3 layer pairs per step", (_lead("layers", "3"),), (LEAD,)),
     Ablation("kall", "k = all layers (dvc exp run -S distill.layers=6 does this for every run)", (_lead("layers", "all"),), (LEAD,)),
+    # The knobs the papers' ordering may hang on: the layer term's weight, the re-weighting's temperature tau_L,
+    # how often the layer pairs are re-drawn.
+    Ablation("layer_half", "the layer term at half weight (0.5)", (_lead("layer_weight", "0.5"),), (LEAD,)),
+    Ablation("layer_double", "the layer term at twice the weight (2.0)", (_lead("layer_weight", "2.0"),), (LEAD,)),
+    Ablation("tau_l1", "layer re-weighting temperature tau_L = 1 (10: the default)", (_lead("layer_temperature", "1.0"),), (LEAD,)),
+    Ablation("resample1", "layer pairs re-drawn every step (10: the default)", (_lead("resample_every", "1"),), (LEAD,)),
     Ablation("virt", "VIRT's token-interaction maps instead of layer scores", (_lead("layer_weight", "0.0"), _lead("virt_weight", "1.0")), (LEAD,)),
     Ablation("raw_colbert", "ColBERT teacher's raw per-layer vectors (the reference) in lead_cb",
              ("++distill_runs.lead_cb.normalize_teacher_layers=false",), ("lead_cb",)),
