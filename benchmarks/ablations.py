@@ -20,7 +20,10 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 
+import numpy as np
+
 from benchmarks.experiments import Experiment, shown_metrics
+from benchmarks.paired import open_experiment, per_query, sign_flip_p
 
 DEFAULT_SEED = 13
 LEAD = "lead_de"  # the run the method ablations change: the papers' 12DE -> 6DE setting, in miniature
@@ -96,6 +99,15 @@ def _value(metrics: dict, model: str, metric: str, split: str = "test") -> float
     return metrics.get(f"metrics/{model}/metrics.json", {}).get("data", {}).get(split, {}).get(metric)
 
 
+def _p(experiment: Experiment, baseline: str, model: str, metric: str, split: str = "test") -> str:
+    """Two-sided sign-flip p over the test queries of the ablation's model against the baseline's."""
+    a, b = per_query(experiment, model, split), per_query(open_experiment(baseline), model, split)
+    if sorted(a) != sorted(b):
+        return "other queries"
+    p = sign_flip_p(np.array([a[q][metric] - b[q][metric] for q in sorted(a)]))
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def table(seed: int, metrics: list[str]) -> str:
     baseline = "workspace" if seed == DEFAULT_SEED else experiment_name("main", seed)
     names = {a.name: experiment_name(a.name, seed) for a in ABLATIONS}
@@ -104,7 +116,7 @@ def table(seed: int, metrics: list[str]) -> str:
         raise SystemExit(f"{baseline} not found in dvc exp show: run the default pipeline (dvc repro) or queue --seed {seed}")
     header = " | ".join(f"{m} | change" for m in metrics)
     lines = [f"Ablations, seed {seed} (baseline: {baseline})", "",
-             f"| ablation | model | {header} |", "|---|---|" + "---|---|" * len(metrics)]
+             f"| ablation | model | {header} | p ({metrics[0]}) |", "|---|---|" + "---|---|" * len(metrics) + "---|"]
     unfinished = []
     for ablation in ABLATIONS:
         name = names[ablation.name]
@@ -120,9 +132,11 @@ def table(seed: int, metrics: list[str]) -> str:
                 value, default = _value(found[name], model, metric), _value(found[baseline], model, metric)
                 change = "new" if default is None else f"{100 * (value - default):+.1f}"
                 cells.append(f"{value:.4f} | {change}")
-            lines.append(f"| {ablation.what} | {model} | " + " | ".join(cells) + " |")
+            p = "-" if _value(found[baseline], model, metrics[0]) is None else _p(experiment, baseline, model, metrics[0])
+            lines.append(f"| {ablation.what} | {model} | " + " | ".join(cells) + f" | {p} |")
     lines.append("")
-    lines.append("change: points (x100) against the same model in the baseline; new: a model the default has not")
+    lines.append("change: points (x100) against the same model in the baseline; new: a model the default has not; "
+                 "p: paired sign flip over the test queries")
     if unfinished:
         lines.append(f"not run or not finished (dvc queue status): {', '.join(unfinished)}")
     return "\n".join(lines)

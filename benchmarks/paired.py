@@ -14,6 +14,9 @@ d_q = mean over seeds of metric(A, q) - metric(B, q). Two two-sided p-values:
   share of resampled mean differences on the other side of 0. It carries the seed-to-seed variance; with three
   seeds it is coarse (10 distinct draws of seeds) and cannot go far below the per-seed agreement allows.
 
+``--models lead_de lead_de@workspace``: a model named ``<model>@<experiment>`` is read from that experiment
+for every seed (an ablation's run against the default's; one seed).
+
 Also printed: each seed's mean difference, the queries A wins, loses and ties on, and the half-width of the
 95% interval of the mean difference over queries (1.96 sd / sqrt(n)): the smallest difference these queries
 resolve for this pair. ``workspace`` as an experiment name reads the workspace's runs/ and data/prepared.
@@ -62,6 +65,22 @@ class Workspace:
         return f"runs/{model}.{split}.trec"
 
 
+def open_experiment(name: str) -> Workspace | Experiment:
+    return Workspace() if name == "workspace" else Experiment(name)
+
+
+def per_query(experiment: Workspace | Experiment, model: str, split: str) -> dict[str, dict[str, float]]:
+    """qid -> metric -> value of ``model``'s run in ``experiment``, judged by the experiment's own judgments."""
+    qrels, threshold = experiment.judgments(split)
+    return evaluate_per_query(qrels, read_trec_run(experiment.run_file(model, split)), threshold)
+
+
+def _where(model: str, experiment: str) -> tuple[Workspace | Experiment, str]:
+    """``model`` or ``model@experiment``: the experiment to read it from, and the model."""
+    model, _, named = model.partition("@")
+    return open_experiment(named or experiment), model
+
+
 def _shown(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
@@ -75,9 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     per_seed = []  # one {metric: {qid: A - B}} per experiment
     for name in args.experiments:
-        experiment = Workspace() if name == "workspace" else Experiment(name)
-        qrels, threshold = experiment.judgments(args.split)
-        a, b = (evaluate_per_query(qrels, read_trec_run(experiment.run_file(m, args.split)), threshold) for m in args.models)
+        a, b = (per_query(*_where(m, name), args.split) for m in args.models)
         per_seed.append({metric: {q: a[q][metric] - b[q][metric] for q in a} for metric in args.metric})
     queries = sorted(per_seed[0][args.metric[0]])
     if any(sorted(seed[args.metric[0]]) != queries for seed in per_seed):

@@ -39,3 +39,14 @@ def test_the_seeds_and_queries_bootstrap_sees_a_seed_that_disagrees():
     assert sign_flip_p(split.mean(0)) < 0.001 and sign_flip_p(agree.mean(0)) < 0.001
     assert seeds_and_queries_p(agree) < 0.001
     assert seeds_and_queries_p(split) > 0.05
+
+
+def test_a_model_at_an_experiment_is_read_from_that_experiment(monkeypatch):
+    """``--models lead_de lead_de@workspace``: B from the workspace whatever experiment A is read from."""
+    from benchmarks import paired
+
+    monkeypatch.setattr(paired, "Experiment", lambda name: ("experiment", name))
+    where, model = paired._where("lead_de@workspace", "abl-k1")
+    assert isinstance(where, paired.Workspace) and model == "lead_de"
+    assert paired._where("lead_de", "abl-k1") == (("experiment", "abl-k1"), "lead_de")
+    assert paired._where("lead_de@abl-k3", "abl-k1") == (("experiment", "abl-k3"), "lead_de")
