@@ -81,7 +81,7 @@ def _where(model: str, experiment: str) -> tuple[Workspace | Experiment, str]:
     return open_experiment(named or experiment), model
 
 
-def _shown(p: float) -> str:
+def shown_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
@@ -109,10 +109,10 @@ def main() -> None:
         d = by_seed.mean(0)
         wins, losses = int(np.sum(d > 1e-12)), int(np.sum(d < -1e-12))
         seeds = " / ".join(f"{m:+.4f}" for m in by_seed.mean(1))
-        both = _shown(seeds_and_queries_p(by_seed)) if len(per_seed) > 1 else "-"
+        both = shown_p(seeds_and_queries_p(by_seed)) if len(per_seed) > 1 else "-"
         half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))
         print(f"| {metric} | {d.mean():+.4f} | {seeds} | {wins} / {losses} / {len(d) - wins - losses} | {half:.4f} "
-              f"| {_shown(sign_flip_p(d))} | {both} |")
+              f"| {shown_p(sign_flip_p(d))} | {both} |")
 
 
 if __name__ == "__main__":
