@@ -1,7 +1,8 @@
 """The users' own commands on the project's own dvc.yaml: `dvc exp run -S` changes a param, re-runs what
 depends on it, and `dvc exp show --json` reports the changed metric; `dvc exp run -S distill.layers=<the
 student's depth>` re-runs the distillation only; `dvc metrics diff main <branch>` names what a committed variant
-changed. A tiny profile (random 2-layer models, a few training steps, a 30-query benchmark) keeps it to about
+changed; `dvc exp run --temp -S preset=<option>` runs another setting composed by Hydra and leaves the workspace
+clean. A tiny profile (random 2-layer models, a few training steps, a 30-query benchmark) keeps it to about
 two minutes."""
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ def _metric(node, name: str, path: str, key: str):
     return None
 
 
+def _params(node, name: str) -> dict:
+    """params.yaml of the experiment named ``name`` in ``dvc exp show --json``."""
+    if isinstance(node, dict):
+        if node.get("name") == name and "params" in (node.get("data") or {}):
+            return node["data"]["params"]["params.yaml"]["data"]
+        found = [_params(value, name) for value in node.values()]
+    elif isinstance(node, list):
+        found = [_params(value, name) for value in node]
+    else:
+        return {}
+    return next((f for f in found if f), {})
+
+
 @pytest.mark.skipif(shutil.which("git") is None or shutil.which("dvc") is None, reason="needs git and dvc on PATH")
 def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
     repo = tmp_path / "repo"
@@ -63,22 +77,30 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
         seed=1,
         models={"de": {"kind": "de", "name": tiny, "pooling": "mean", "passage_max_length": 48}},
         warmup={"miner": {"init": "models/init/de", "train_file": "data/prepared/train.jsonl"}},
-        distill_runs={"lead": {"defaults": "distill", "train_file": "data/mined/train.jsonl", "student": "models/miner",
-                               "teacher": "models/miner"}},
-        flash={}, divide={}, sweep={},
+        distill_runs={}, flash={}, divide={}, sweep={},
     )
     params["distill"].update(layers=1, train={"steps": 3, "lr": 1e-3})
     params["data"]["synthetic"].update(train_queries=16, dev_queries=4, test_queries=8, background_passages=5)
     params["train"].update(steps=4, batch_queries=4, negatives=1, checkpoint_every=100, log_every=2, lr=1e-3)
     params["mine"].update(depth=20, keep=5)
-    params["eval"].update(depth=20, batch_size=16, dense={"miner": "models/miner", "lead": "models/lead/student"},
-                          rerank={})
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    params["eval"].update(depth=20, batch_size=16, dense={}, rerank={})
+    # conf/ as the project's: the tiny profile, and two settings as options of the preset group
+    run = {"defaults": "distill", "train_file": "data/mined/train.jsonl", "student": "models/miner", "teacher": "models/miner"}
+    settings = {"tiny": {"lead": run}, "tiny-kd": {"kd": {**run, "layer_weight": 0.0}}}
+    (repo / "conf" / "preset").mkdir(parents=True)
+    config = {"defaults": ["_self_", {"preset": "tiny"}], **params}
+    (repo / "conf" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    for name, runs in settings.items():
+        option = {"presets": {"preset": name}, "distill_runs": runs,
+                  "eval": {"dense": {"miner": "models/miner", **{key: f"models/{key}/student" for key in runs}}}}
+        (repo / "conf" / "preset" / f"{name}.yaml").write_text("# @package _global_\n" + yaml.safe_dump(option))
+    _run(["python", "-m", "lead.presets", "compose"], repo)  # params.yaml as dvc exp run writes it
     _run(["git", "init", "-q", "-b", "main"], repo)
     _run(["git", "config", "user.email", "ci@example.com"], repo)
     _run(["git", "config", "user.name", "ci"], repo)
     _run(["dvc", "init", "-q"], repo)
     _run(["dvc", "config", "core.analytics", "false"], repo)
+    _run(["dvc", "config", "hydra.enabled", "true"], repo)
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "tiny profile"], repo)
 
@@ -86,6 +108,15 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "baseline"], repo)
     baseline = json.loads((repo / "metrics/miner/metrics.json").read_text())["test"]["NDCG@10"]
+
+    # another setting as an experiment (Hydra composes params.yaml): the workspace is left as it was, and
+    # dvc exp show records the option and the new run's metrics
+    out = _run(["dvc", "exp", "run", "--temp", "-n", "kd", "-S", "preset=tiny-kd", "evaluate@kd"], repo)
+    assert set(re.findall(r"Running stage '([^']+)'", out)) == {"distill@kd", "evaluate@kd"}, out
+    assert _run(["git", "status", "--porcelain"], repo) == ""
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], repo))
+    assert _params(shown, "kd")["presets"]["preset"] == "tiny-kd"
+    assert _metric(shown, "kd", "metrics/kd/metrics.json", "NDCG@10") is not None
 
     # LEAD's k at the student's depth (2 blocks): only the distillation run and its evaluation re-run
     out = _run(["dvc", "exp", "run", "-n", "k-all", "-S", "distill.layers=2", "evaluate@lead"], repo)
@@ -98,8 +129,9 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
 
     # a variant committed on a branch: dvc metrics diff names the metrics it changed
     _run(["git", "checkout", "-q", "-b", "variant"], repo)
-    params["train"]["lr"] = 3e-3
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    config["train"]["lr"] = 3e-3
+    (repo / "conf" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    _run(["python", "-m", "lead.presets", "compose"], repo)
     _run(["dvc", "repro", "evaluate@miner"], repo)
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "variant: train.lr 3e-3"], repo)

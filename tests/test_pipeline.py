@@ -1,6 +1,6 @@
 """dvc.yaml, as DVC itself resolves it, against the pipeline's one description (lead/pipeline.py).
 
-For params.yaml and for every preset combination: the same stages, commands, outs (with their cache, persist and
+For params.yaml and for every preset combination (conf/, composed as `dvc exp run` does): the same stages, commands, outs (with their cache, persist and
 metric flags), params and data inputs, and code deps that cover every module the stage's command imports
 (found from the import graph by grimp, the library import-linter reads imports with). A dep or an out removed
 from dvc.yaml, or an import added to a stage's code without its dep, fails here.
@@ -18,12 +18,13 @@ from dvc.dependency.param import ParamsDependency
 from dvc.repo import Repo
 
 from lead.pipeline import FAMILIES, covered, instances
-from lead.presets import apply
+from lead.presets import compose_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = ("lead", "stages")
-PRESETS = [[], ["data-mspas", "lead-12de-6de"], ["data-mspas", "lead-12cb-6de"], ["data-msdoc", "lead-12ce-6de"],
-           ["data-msdoc", "lead-24cb-12de"], ["data-mspas", "prod-marco"], ["data-msdoc", "prod-marco"]]
+PRESETS = [[], ["dataset=mspas", "preset=lead-12de-6de"], ["dataset=mspas", "preset=lead-12cb-6de"],
+           ["dataset=msdoc", "preset=lead-12ce-6de"], ["dataset=msdoc", "preset=lead-24cb-12de"],
+           ["dataset=mspas", "preset=prod-marco"], ["dataset=msdoc", "preset=prod-marco"]]
 
 
 def resolved_stages(folder: Path, dvc_yaml: str, params: dict) -> dict[str, object]:
@@ -85,9 +86,10 @@ def check(dvc_yaml: str, params: dict, folder: Path) -> None:
         assert all((ROOT / path).exists() for path in code), f"{name}: a code dep that does not exist: {code}"
 
 
-@pytest.mark.parametrize("presets", PRESETS, ids=lambda names: "+".join(names) or "params.yaml")
-def test_dvc_yaml_is_the_pipeline_description(tmp_path, presets):
-    check((ROOT / "dvc.yaml").read_text(), apply(presets, yaml.safe_load((ROOT / "params.yaml").read_text())), tmp_path)
+@pytest.mark.parametrize("overrides", PRESETS, ids=lambda names: "+".join(names) or "params.yaml")
+def test_dvc_yaml_is_the_pipeline_description(tmp_path, overrides):
+    params = yaml.safe_load(compose_text(overrides) if overrides else (ROOT / "params.yaml").read_text())
+    check((ROOT / "dvc.yaml").read_text(), params, tmp_path)
 
 
 def test_every_family_runs_a_module_that_exists():
@@ -106,20 +108,15 @@ def test_a_dep_or_an_out_removed_from_dvc_yaml_fails_the_check(tmp_path, removed
 
 
 def test_every_ablation_is_a_valid_experiment_of_the_default_pipeline(tmp_path):
-    """benchmarks.ablations: each ablation's -S overrides, applied by DVC's own Hydra code to params.yaml, give
-    params that load (every key checked) and a dvc.yaml with an evaluate stage for every model it compares."""
-    import shutil
-
-    from dvc.utils.hydra import apply_overrides
-
+    """benchmarks.ablations: each ablation's -S overrides, composed by DVC's own Hydra code as dvc exp run does,
+    give params that load (every key checked) and a dvc.yaml with an evaluate stage for every model it compares."""
     from benchmarks.ablations import ABLATIONS, queue_commands
     from lead.config import load_params
 
     for ablation in ABLATIONS:
         folder = tmp_path / ablation.name
         folder.mkdir()
-        shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
-        apply_overrides(str(folder / "params.yaml"), list(ablation.overrides))
+        (folder / "params.yaml").write_text(compose_text(list(ablation.overrides)))
         load_params(folder / "params.yaml")
         params = yaml.safe_load((folder / "params.yaml").read_text())
         assert params != yaml.safe_load((ROOT / "params.yaml").read_text()), ablation.name

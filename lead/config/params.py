@@ -25,6 +25,7 @@ RUN_DEFAULTS = ("distill", "prod")  # the sections a distill@ run may start from
 class Params:
     seed: int = 13
     launcher: str = "python"  # how dvc.yaml starts the training stages: python, or torchrun --nproc_per_node=N
+    presets: dict[str, str] = field(default_factory=dict)  # the conf/ group options it was composed from (a record)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

@@ -41,7 +41,7 @@ class RemoteFile:
     md5: str | None = None  # published checksum, when there is one
 
 
-# The files each source needs, unpacked under the names presets/data-mspas.yaml and data-msdoc.yaml (and the
+# The files each source needs, unpacked under the names conf/dataset/mspas.yaml and msdoc.yaml (and the
 # README's TREC DL splits) read; the document files are read as they are (data.collection_format: documents).
 # MD5 of collectionandqueries.tar.gz: as published with the Anserini MS MARCO guide.
 SOURCES: dict[str, list[RemoteFile]] = {
