@@ -26,6 +26,7 @@ COLLECTION = f"{PREPARED}/collection.tsv"
 TRAINING_FILE = "train.jsonl"  # inside data/mined, data/flash/<name>, data/divided/<name>
 SNAPSHOTS = "snapshots"  # <run>/snapshots/step-<N>/: a run's models every train.snapshot_every steps
 SNAPSHOT_RUN = "run.json"  # in SNAPSHOTS: the run's final step (its last point is the run folder itself)
+TRAINING_RECORD = "training.json"  # in a training run's output folder: the processes, device, batch and precision
 SWEEP_PROVENANCE = "sweep.json"  # in a sweep's chosen model folder: which step of which run, and why
 
 # The evaluation's retrieval keys: how a collection is encoded and searched (results do not depend on them,

@@ -157,5 +157,8 @@ def test_dvc_exp_run_with_a_changed_param_changes_the_metric(tmp_path):
                 "evaluate@miner"], repo)
     assert "torchrun --standalone --nproc_per_node=2 -m stages.warmup miner" in out, out
     assert "training models/miner on 2 process(es)" in (repo / "logs/miner/stage.log").read_text()
+    assert "processes=2, device=cpu, precision=fp32, batch_queries_per_process=4, grad_accum=1, global_batch_queries=8, " \
+           "candidates=in_batch, gathered_across_processes=True, candidates_per_query=16" in (repo / "logs/miner/stage.log").read_text()
+    assert json.loads((repo / "models/miner/training.json").read_text())["gathered_across_processes"] is True
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], repo))
     assert _metric(shown, "ddp", "metrics/miner/metrics.json", "NDCG@10") is not None

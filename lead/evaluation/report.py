@@ -26,7 +26,7 @@ from lead.losses.terms import describe as describe_terms
 from lead.losses.terms import distill_terms, reads
 from lead.models.depth import saved_depth
 from lead.models.factory import read_scorer_config
-from lead.pipeline import PREPARED, SWEEP_PROVENANCE, family, producer
+from lead.pipeline import PREPARED, SWEEP_PROVENANCE, TRAINING_RECORD, family, producer
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +91,24 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def trained_on(folder: Path) -> str:
+    """The training record of the run that wrote ``folder`` (itself, or a distill run's folder above its
+    student) in a few words: processes x device, precision, queries per optimiser step, candidates per query."""
+    record = _read(folder / TRAINING_RECORD) or _read(folder.parent / TRAINING_RECORD)
+    if not record:
+        return "-"
+    gathered = ", gathered" if record["gathered_across_processes"] else ""
+    return (f"{record['processes']}x {record['device']} {record['precision']}, {record['global_batch_queries']} q/step, "
+            f"{record['candidates_per_query']} {record['candidates'].replace('_', '-')} cand./q{gathered}")
+
+
 def report(params: Params, params_text: str | None = None, root: str | Path = ".") -> str:
     """The Markdown report for every evaluated model of ``params`` (stage outputs read under ``root``)."""
     root, split = Path(root), params.eval.split
     evaluated = {row.name: _read(root / row.metrics).get(split, {}) for row in _evaluated(params)}
     by_answers = any("Accuracy@1" in m for m in evaluated.values())
     columns = ANSWER_COLUMNS if by_answers else COLUMNS
-    header = ["model", "how it was made", "teacher", "kind", "layers", *columns, "parameters (M)", "encode passages/s"]
+    header = ["model", "how it was made", "teacher", "kind", "layers", *columns, "parameters (M)", "encode passages/s", "trained on"]
     lines = [
         f"# Results on the {split} split",
         "",
@@ -116,9 +127,11 @@ def report(params: Params, params_text: str | None = None, root: str | Path = ".
         values = [f"{metrics[c]:.4f}" if c in metrics else "-" for c in columns]
         size = f"{timing['parameters'] / 1e6:.1f}" if "parameters" in timing else "-"
         speed = f"{timing['passages_per_s']:.0f}" if "passages_per_s" in timing else "-"
-        lines.append("| " + " | ".join([row.label, how, teacher, kind, layers, *values, size, speed]) + " |")
+        lines.append("| " + " | ".join([row.label, how, teacher, kind, layers, *values, size, speed, trained_on(root / row.folder)]) + " |")
     lines += ["", "MRR@10 and NDCG@10 at cut-off 10 (NDCG on graded labels), Recall@k = standard recall,",
-              "MAP@1000; all by pytrec_eval. Re-ranking rows have no encoding figure (they score pairs)."] if not by_answers else [
+              "MAP@1000; all by pytrec_eval. Re-ranking rows have no encoding figure (they score pairs). Trained on:",
+              "processes x device and precision, queries per optimiser step, in-batch or own candidates per query,",
+              "gathered across processes or not (models/<run>/training.json)."] if not by_answers else [
               "", "Accuracy@k: share of questions with a passage holding an answer string in the top k (DPR's top-k",
               "accuracy, lead/data/answers.py). Re-ranking rows have no encoding figure (they score pairs)."]
     if params_text is not None:

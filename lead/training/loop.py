@@ -29,7 +29,7 @@ from lead.errors import ParamsValueError, UserError, is_out_of_memory, out_of_me
 from lead.io import atomic_dir, atomic_open, step_folders, write_json
 from lead.logs import attach_file_log, detach_file_log
 from lead.models.factory import load_scorer, save_scorer
-from lead.pipeline import SNAPSHOT_RUN, SNAPSHOTS
+from lead.pipeline import SNAPSHOT_RUN, SNAPSHOTS, TRAINING_RECORD
 from lead.training.distributed import DistInfo, barrier, broadcast_object
 from lead.training.loader import role_tokenizers, tokenized_batches
 from lead.training.methods import Method
@@ -84,6 +84,23 @@ class Trainer:
                                            weight_decay=config.weight_decay, fused=fused)
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(config.warmup_ratio * config.steps), config.steps)
         self.autocast = config.precision == "bf16" or (config.precision == "auto" and dist.device.type == "cuda")
+
+    def hardware(self) -> dict:
+        """What made the run, as results depend on it: a one-GPU run sees fewer in-batch candidates than eight."""
+        config, dist = self.config, self.dist
+        in_batch = config.candidates == "in_batch"
+        return {
+            "processes": dist.world_size,
+            "device": torch.cuda.get_device_name(dist.device) if dist.device.type == "cuda" else dist.device.type,
+            "precision": "bf16 autocast" if self.autocast else "fp32",
+            "batch_queries_per_process": config.batch_queries,
+            "grad_accum": config.grad_accum,
+            "global_batch_queries": config.batch_queries * dist.world_size * config.grad_accum,  # per optimiser step
+            "candidates": config.candidates,
+            "gathered_across_processes": in_batch and dist.distributed,
+            # each query's candidate passages in one forward: the global micro-batch's, or its own group
+            "candidates_per_query": (config.batch_queries * dist.world_size if in_batch else 1) * (1 + config.negatives),
+        }
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _checkpoint_dirs(self) -> list[tuple[int, Path]]:
@@ -169,6 +186,7 @@ class Trainer:
         try:
             log.info("training %s on %d process(es): steps %d-%d of %d (%s)", self.out, self.dist.world_size,
                      start + 1, config.steps, config.steps, ", ".join(f"{k}={v}" for k, v in vars(config).items()))
+            log.info("hardware: %s", ", ".join(f"{k}={v}" for k, v in self.hardware().items()))
             terms = self._loop(start, live)
             log.info("finished %s: %s", self.out, ", ".join(f"{k} {v:.4f}" for k, v in terms.items()))
         finally:
@@ -176,6 +194,7 @@ class Trainer:
                 detach_file_log(file_log)
         if self.dist.is_main:
             self._save_models(self.out)
+            write_json(self.out / TRAINING_RECORD, self.hardware() | {"steps": config.steps})
             # The run is complete: nothing to resume. The resumable state goes first, so that a kill from here on
             # restarts the run (and its snapshots) rather than resume it with part of its snapshots moved away.
             for _, folder in self._checkpoint_dirs():

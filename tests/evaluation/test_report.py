@@ -34,12 +34,18 @@ def test_rows_describe_each_model_and_carry_its_metrics(tmp_path):
     (tmp_path / "metrics" / "lead_cb").mkdir(parents=True)
     (tmp_path / "metrics" / "lead_cb" / "metrics.json").write_text(json.dumps({"test": {"MRR@10": 0.3, "NDCG@10": 0.25, "MAP@1000": 0.125}}))
     (tmp_path / "metrics" / "lead_cb" / "timing.json").write_text(json.dumps({"parameters": 15_467_520, "passages_per_s": 523.3}))
+    (tmp_path / "models" / "lead_cb" / "student").mkdir(parents=True)  # the run's record, beside its models
+    (tmp_path / "models" / "lead_cb" / "training.json").write_text(json.dumps(
+        {"processes": 8, "device": "NVIDIA H100 80GB HBM3", "precision": "bf16 autocast", "global_batch_queries": 64,
+         "candidates": "in_batch", "candidates_per_query": 128, "gathered_across_processes": True}))
     text = report(params, params_summary(path), root=tmp_path)
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines() if line.startswith("| ")}
+    assert rows["lead_cb"][-1] == "8x NVIDIA H100 80GB HBM3 bf16 autocast, 64 q/step, 128 in-batch cand./q, gathered |"
+    assert rows["kd_cb"][-1] == "- |"  # no record: not trained yet
     assert rows["lead_cb"][1:3] == ["distill run: student_nll + response_kl + teacher_nll + layer_loss (k=2, random "
                                     "layers, re-weighted; teacher trained)", "cb_teacher"]
     assert rows["lead_cb"][5:7] == ["0.3000", "0.2500"] and rows["lead_cb"][7:9] == ["-", "-"]
-    assert rows["lead_cb"][9:] == ["0.1250", "15.5", "523 |"]
+    assert rows["lead_cb"][9:12] == ["0.1250", "15.5", "523"]
     assert rows["kd_cb"][1:3] == ["distill run: student_nll + response_kl + teacher_nll (teacher trained)", "cb_teacher"]
     # the method's terms, by name (this no_kd's teacher still trains on its own NLL: the params say so)
     assert rows["no_kd"][1:3] == ["distill run: student_nll + teacher_nll (teacher trained)", "cb_teacher"]

@@ -104,6 +104,12 @@ def test_warmup_training_lowers_the_loss_on_a_fixed_batch(tiny, examples, store,
     assert [row[0] for row in tsv_rows(tmp_path / "logs" / "plots" / "metrics" / "train" / "loss.tsv")] == ["10", "20", "30"]
     stage_log = (tmp_path / "logs" / "stage.log").read_text()
     assert "training " in stage_log and "steps 1-30 of 30" in stage_log and "finished " in stage_log
+    # what made it, in the log and beside the model: 1 CPU process, 4 queries x (1 positive + 1 negative) in-batch
+    assert "hardware: processes=1, device=cpu, precision=fp32" in stage_log
+    record = json.loads((tmp_path / "out" / "training.json").read_text())
+    assert record == {"processes": 1, "device": "cpu", "precision": "fp32", "batch_queries_per_process": 4, "grad_accum": 1,
+                      "global_batch_queries": 4, "candidates": "in_batch", "gathered_across_processes": False,
+                      "candidates_per_query": 8, "steps": 30}
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
