@@ -100,7 +100,7 @@ FAMILIES: tuple[Family, ...] = (
            outs=(Out("downloads", "{fetch.folder}", cache=False, persist=True),)),
     Family("prepare", "stages.prepare", params=("data",), inputs=("{fetch.folder}",),
            outs=(Out("prepared", PREPARED),)),
-    Family("init", "stages.init", params=("seed", "models"), inputs=(PREPARED,),
+    Family("init", "stages.init", params=("seed", "models", "model_paths"), inputs=(PREPARED,),
            outs=(Out("model", "models/init"),)),  # models/init/<key of models>
     Family("warmup", "stages.warmup", over="warmup", params=("train", "warmup.{key}", "launcher"),
            inputs=("{item.init}", "{item.train_file}", COLLECTION), launcher=True, checkpoints="checkpoints/{key}",

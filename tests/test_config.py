@@ -175,3 +175,11 @@ def test_a_float_as_dvc_writes_it_is_a_float(tmp_path):
     params = load_params(tmp_path / "params.yaml")
     assert params.train.lr == 5e-5 and params.train.steps == 60
     assert params.warmup["student"].train == {"steps": 10, "lr": 3e-5}
+
+
+def test_model_paths_point_a_hub_name_at_a_local_folder():
+    params = parse(Params, {"models": {"teacher": {"kind": "colbert", "name": "Luyu/co-condenser-marco"},
+                                       "student": {"kind": "de", "name": "distilbert-base-uncased"}},
+                            "model_paths": {"Luyu/co-condenser-marco": "/models/cocondenser"}})
+    assert params.models["teacher"].name == "/models/cocondenser"  # what init loads, and depths are read from
+    assert params.models["student"].name == "distilbert-base-uncased"  # a name not listed stays a hub name

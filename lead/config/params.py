@@ -26,6 +26,9 @@ class Params:
     seed: int = 13
     launcher: str = "python"  # how dvc.yaml starts the training stages: python, or torchrun --nproc_per_node=N
     presets: dict[str, str] = field(default_factory=dict)  # the conf/ group options it was composed from (a record)
+    # hub model name -> a local folder holding it (an offline copy, or a stand-in): read wherever a
+    # models.<key>.name says that name, so a setting's params stay as the paper names its models
+    model_paths: dict[str, str] = field(default_factory=dict)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -42,6 +45,8 @@ class Params:
     sweep: dict[str, SweepConfig] = field(default_factory=dict)  # sweep@<name> -> models/sweep/<name>
 
     def __post_init__(self):
+        for model in self.models.values():
+            model.name = self.model_paths.get(model.name, model.name)
         if self.launcher.split()[:1] not in (["python"], ["torchrun"]):
             raise ConfigError("launcher", f"{self.launcher!r}: name python, or torchrun with its options "
                                           "(torchrun --nproc_per_node=8); the stage's module follows it")

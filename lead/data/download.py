@@ -7,7 +7,8 @@ only a complete file whose checksum matches is renamed to its name, then unpacke
 ``.gz`` to the file without the suffix). A file already in the folder is verified, not downloaded again, so
 files a user already has can be copied in; ``fetch.mirror`` (a base URL or ``file://`` folder) replaces the
 official locations. MD5 where the publisher gives one; for the others the SHA-256 of the first download is
-recorded in ``fetched.json`` and later runs verify against it (or against ``fetch.checksums``).
+recorded in ``fetched.json`` and later runs verify against it. A SHA-256 in ``fetch.checksums`` is required
+instead of both (a mirror's own bytes, e.g. a miniature for tests).
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class ChecksumError(UserError, RuntimeError):
     pass
 
 
+class MissingFileError(UserError, FileNotFoundError):
+    pass
+
+
 def download(url: str, dest: Path, chunk: int = 1 << 20, progress: bool = True) -> Path:
     """``url`` to ``dest``, through ``dest.part``: an interrupted download resumes where it stopped. The
     ``.part`` becomes ``dest`` only when it holds as many bytes as the source announced."""
@@ -68,7 +73,11 @@ def download(url: str, dest: Path, chunk: int = 1 << 20, progress: bool = True) 
     dest.parent.mkdir(parents=True, exist_ok=True)
     done = part.stat().st_size if part.exists() else 0
     if urllib.parse.urlparse(url).scheme == "file":
-        source = open(urllib.request.url2pathname(urllib.parse.urlparse(url).path), "rb")
+        local = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+        if not local.is_file():
+            raise MissingFileError(f"{url}: no such file in the mirror (fetch.mirror); put {local.name} there or "
+                                   "remove fetch.mirror to download it from its official location")
+        source = open(local, "rb")
         total = Path(source.name).stat().st_size
         done = done if done <= total else 0  # a .part longer than the file is not a piece of it
         source.seek(done)
@@ -155,8 +164,10 @@ def fetch(sources: list[str], folder: str | Path, mirror: str | None = None, che
             log.info("downloading %s", url)
             download(url, path, progress=progress)
         recorded = manifest.get(name, {}).get("sha256")
-        sha256 = verify(path, remote.md5, checksums.get(name) or recorded)
-        manifest[name] = {"url": url, "bytes": path.stat().st_size, "sha256": sha256, "md5": remote.md5,
+        # A checksum given in fetch.checksums replaces the published MD5: the bytes are the user's (a mirror)
+        md5 = None if name in checksums else remote.md5
+        sha256 = verify(path, md5, checksums.get(name) or recorded)
+        manifest[name] = {"url": url, "bytes": path.stat().st_size, "sha256": sha256, "md5": md5,
                           "unpacked": sorted(set(manifest.get(name, {}).get("unpacked", [])) | set(unpack(path)))}
         with atomic_open(manifest_path) as out:  # after every file: an interrupted fetch keeps what it verified
             out.write(json.dumps(manifest, indent=2) + "\n")
