@@ -21,7 +21,9 @@ random-weight encoders of a named shape (no weights to download or carry): ``min
 estimated from the padded token counts (6 x parameters x tokens + attention) against ``--peak-tflops``.
 ``--pretokenize`` tokenizes the batches before the timed step, as the Trainer's data loader does
 (``train.loader_workers``); without it the step tokenizes (loader_workers 0). ``--compile`` applies
-``torch.compile`` to every trained transformer (``train.compile``).
+``torch.compile`` to every trained transformer (``train.compile``); ``--length-buckets N`` encodes each batch
+in N length-sorted chunks (``train.length_buckets``); its MFU keeps the FLOPs of the unbucketed padding, so
+that MFU with and without buckets compares speeds of the same work.
 """
 
 from __future__ import annotations
@@ -112,8 +114,10 @@ def make_method(variant: str, student_config: ScorerConfig, teacher_config: Scor
 class Stepper:
     """One method with its own AdamW, stepping like the Trainer (autocast, clipping, fused AdamW)."""
 
-    def __init__(self, method, device: torch.device, bf16: bool, compile: bool = False):
+    def __init__(self, method, device: torch.device, bf16: bool, compile: bool = False, length_buckets: int = 1):
         self.method, self.device, self.bf16 = method, device, bf16
+        for model in method.roles().values():  # as the Trainer sets train.length_buckets
+            model.length_buckets = length_buckets
         for model in method.trainables.values():
             model.to(device).train()
             for encoder in model.encoders() if compile else ():
@@ -166,8 +170,8 @@ def measure(args, student_config, teacher_config, variants, device, bf16) -> dic
     shape = SHAPES.get(args.shape, {})
     words = shape.get("passage_len", 96)
     batches = synthetic_batches(4, args.batch_queries, 1 + args.negatives, words)
-    steppers = {v: Stepper(make_method(v, student_config, teacher_config, args.layers), device, bf16, args.compile)
-                for v in variants}
+    steppers = {v: Stepper(make_method(v, student_config, teacher_config, args.layers), device, bf16, args.compile,
+                           args.length_buckets) for v in variants}
     feeds = {v: [s.pretokenized(b) for b in batches] if args.pretokenize else batches for v, s in steppers.items()}
     times = {v: [] for v in variants}
     for step in range(args.warmup_steps + args.steps):
@@ -193,7 +197,8 @@ def measure(args, student_config, teacher_config, variants, device, bf16) -> dic
         for variant in variants:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-            stepper = Stepper(make_method(variant, student_config, teacher_config, args.layers), device, bf16, args.compile)
+            stepper = Stepper(make_method(variant, student_config, teacher_config, args.layers), device, bf16, args.compile,
+                              args.length_buckets)
             for step in range(2):
                 stepper.step(stepper.pretokenized(batches[step]) if args.pretokenize else batches[step], step)
             result[variant]["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
@@ -234,6 +239,8 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100/H200 SXM: 989)")
     parser.add_argument("--pretokenize", action="store_true", help="tokenize ahead of the timed step (the data loader's job)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the trained transformers")
+    parser.add_argument("--length-buckets", type=int, default=1,
+                        help="train.length_buckets (MFU's FLOPs stay those of the unbucketed padding: a ratio of speeds)")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
     args, argv = parser.parse_args(), sys.argv[1:]
     if args.tokenizer.startswith("packaged:"):

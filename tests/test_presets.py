@@ -111,3 +111,19 @@ def test_dangling_inputs_names_the_key_and_the_folder_no_stage_writes():
     merged["eval"]["dense"]["mine_me"] = "models/lead_cb/student"  # inside a distill run's folder: written
     merged["eval"]["dense"]["elsewhere"] = "/data/my_model"  # the user's own folder: not checked
     assert parse(Params, merged).dangling_inputs() == ["mine.model: models/nope"]
+
+
+def test_dvc_exp_run_with_a_mistyped_setting_fails_naming_it_and_leaves_the_workspace(tmp_path):
+    import shutil
+    import subprocess
+
+    from tests.pipeline_repo import run, tiny_pipeline_repo
+
+    if shutil.which("git") is None or shutil.which("dvc") is None:
+        pytest.skip("needs git and dvc on PATH")
+    repo, _ = tiny_pipeline_repo(tmp_path)
+    done = subprocess.run(["dvc", "exp", "run", "-S", "preset=tiny-kdd"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "Could not find 'preset/tiny-kdd'" in done.stderr.splitlines()[0]  # the first line names it
+    assert run(["git", "status", "--porcelain"], repo) == ""  # params.yaml as it was, nothing written
+    assert not (repo / "models").exists()
