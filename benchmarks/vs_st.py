@@ -106,7 +106,8 @@ def ours_encode(args, device: torch.device) -> float:
     model = build_scorer(our_config(args)).to(device)
     passages = corpus(args)
     with torch.autocast(device.type, torch.bfloat16, enabled=args.precision == "bf16"):
-        encode(model, passages[: args.encode_batch], "passages", args.encode_batch, args.encode_batch, progress=False)
+        first = passages[: args.encode_batch]  # one batch to warm up (fewer when the corpus is smaller)
+        encode(model, first, "passages", len(first), args.encode_batch, progress=False)
         sync(device)
         started = time.perf_counter()
         encode(model, passages, "passages", len(passages), args.encode_batch, progress=False)
