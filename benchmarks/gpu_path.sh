@@ -19,17 +19,17 @@ tok=bench_assets/tokenizer
 data=bench_assets/data
 if [ "$device" = cuda ]; then
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-  queries=128; steps=15; warm=5; encode=20000; repeats=3; st_steps=30; shape=paper; compile_limit=300
+  queries=128; steps=15; warm=5; encode=20000; repeats=3; st_steps=30; shape=paper; k=5; compile_limit=300
 else  # the rehearsal: every command once, at sizes a laptop runs in minutes (the MiniLM shape for the step)
-  queries=4; steps=2; warm=1; encode=64; repeats=1; st_steps=3; shape=minilm; compile_limit=1200
+  queries=4; steps=2; warm=1; encode=64; repeats=1; st_steps=3; shape=minilm; k=2; compile_limit=1200
 fi
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$out/gpu.txt"
 status=0
-step() {  # step LABEL COMMAND...: its output in OUTDIR/<label>.txt, its last line in summary.txt
+step() {  # step LABEL COMMAND...: its output in OUTDIR/<label>.txt, ok or FAILED in summary.txt
   local label=$1 file="$out/$(echo "$1" | tr -c 'a-z0-9' '_').txt"; shift
   echo "== $label" >> "$out/summary.txt"
   "$@" 2>&1 | grep -v "Loading\|Warning\|warn" | tee "$file"
-  if [ "${PIPESTATUS[0]}" = 0 ]; then tail -1 "$file" >> "$out/summary.txt"; else echo "FAILED: $label" | tee -a "$out/summary.txt"; status=1; fi
+  if [ "${PIPESTATUS[0]}" = 0 ]; then echo "ok: $file" >> "$out/summary.txt"; else echo "FAILED: $label" | tee -a "$out/summary.txt"; status=1; fi
 }
 
 # 1. evaluation on the device: the stage modules as dvc repro runs them (eval.use_gpu: null = when available)
@@ -50,11 +50,11 @@ done
 # 3. the paper-shaped LEAD step: length buckets 1 and 4, then torch.compile (compilation in the warm-up steps)
 for buckets in 1 4; do
   step "paper step, length_buckets $buckets" python3 -m benchmarks.distill_step --shape $shape --tokenizer $tok \
-    --device $device --precision bf16 --pretokenize --length-buckets $buckets --layers 5 --batch-queries $queries \
+    --device $device --precision bf16 --pretokenize --length-buckets $buckets --layers $k --batch-queries $queries \
     --steps $steps --warmup-steps $warm
 done
 step "paper step, torch.compile" timeout $compile_limit python3 -m benchmarks.distill_step --shape $shape --tokenizer $tok \
-  --device $device --precision bf16 --pretokenize --compile --variants kd lead --layers 5 --batch-queries $queries \
+  --device $device --precision bf16 --pretokenize --compile --variants kd lead --layers $k --batch-queries $queries \
   --steps $steps --warmup-steps $((warm + 3))
 rm -rf "$work"
 exit $status
