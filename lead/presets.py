@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from lead.config import Params, load_params
+from lead.config import Params, parse
 from lead.data.download import SOURCES
 from lead.errors import UserError, as_command
-from lead.io import atomic_open
+from lead.io import atomic_open, load_yaml
 from lead.training.layers import check_run_layers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,12 +68,9 @@ def check(params: Params, overrides: list[str]) -> None:
 
 
 def composed(overrides: list[str], conf: Path = CONF) -> tuple[str, Params]:
-    """The composed text and its typed, checked params."""
+    """The composed text and its typed, checked params (errors name params.yaml, the file it becomes)."""
     text = compose_text(overrides, conf)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "params.yaml"
-        path.write_text(text)
-        params = load_params(path)
+    params = parse(Params, load_yaml(text))
     check(params, overrides)
     return text, params
 

@@ -29,15 +29,32 @@ def run(args: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-def tiny_pipeline_repo(tmp_path: Path) -> tuple[Path, dict]:
-    """(the repository, its conf/config.yaml as a dict), committed on ``main``."""
-    repo = tmp_path / "repo"
+def copy_project(repo: Path, items: tuple[str, ...]) -> Path:
+    """The project's ``items`` (files and folders, without bytecode caches) copied into a new folder ``repo``."""
     repo.mkdir()
-    for item in ("dvc.yaml", "lead", "stages", ".gitignore"):
+    for item in items:
         source = ROOT / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, repo / item)
     for cache in repo.rglob("__pycache__"):
         shutil.rmtree(cache)
+    return repo
+
+
+def commit_as_dvc_repository(repo: Path, message: str) -> None:
+    """``repo`` made a git + DVC repository with Hydra composition on, as the project is, all of it committed."""
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["git", "config", "user.email", "ci@example.com"], repo)
+    run(["git", "config", "user.name", "ci"], repo)
+    run(["dvc", "init", "-q"], repo)
+    run(["dvc", "config", "core.analytics", "false"], repo)
+    run(["dvc", "config", "hydra.enabled", "true"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", message], repo)
+
+
+def tiny_pipeline_repo(tmp_path: Path) -> tuple[Path, dict]:
+    """(the repository, its conf/config.yaml as a dict), committed on ``main``."""
+    repo = copy_project(tmp_path / "repo", ("dvc.yaml", "lead", "stages", ".gitignore"))
     tiny = str(tiny_bert_folder(tmp_path / "tiny", layers=2))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())  # every key dvc.yaml reads, then a tiny profile
     params.update(
@@ -62,14 +79,7 @@ def tiny_pipeline_repo(tmp_path: Path) -> tuple[Path, dict]:
                   "eval": {"dense": {"miner": "models/miner", **{key: f"models/{key}/student" for key in runs}}}}
         (repo / "conf" / "preset" / f"{name}.yaml").write_text("# @package _global_\n" + yaml.safe_dump(option))
     run(["python", "-m", "lead.presets", "compose"], repo)  # params.yaml as dvc exp run writes it
-    run(["git", "init", "-q", "-b", "main"], repo)
-    run(["git", "config", "user.email", "ci@example.com"], repo)
-    run(["git", "config", "user.name", "ci"], repo)
-    run(["dvc", "init", "-q"], repo)
-    run(["dvc", "config", "core.analytics", "false"], repo)
-    run(["dvc", "config", "hydra.enabled", "true"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "tiny profile"], repo)
+    commit_as_dvc_repository(repo, "tiny profile")
     return repo, config
 
 

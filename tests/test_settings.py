@@ -12,7 +12,6 @@ for one of them, and one under torchrun with two gloo processes. Every model the
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,9 @@ import yaml
 from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel, ErnieConfig, ErnieModel
 
 from lead.models.pretrained import load_tokenizer
-from lead.presets import CONF, compose_text, options
+from lead.presets import compose_text, options
 from tests.marco_fixture import build_mirror
-from tests.pipeline_repo import ROOT, needs_git_and_dvc, run
+from tests.pipeline_repo import ROOT, commit_as_dvc_repository, copy_project, needs_git_and_dvc, run
 
 # The hub models the settings name, as (architecture, depth): the stand-ins are built with the same ones.
 HUB = {"Luyu/co-condenser-marco": ("bert", 12), "distilbert-base-uncased": ("distilbert", 6),
@@ -79,27 +78,14 @@ def _cut(node, key: str = ""):
 def settings_repo(tmp_path: Path, miniature) -> Path:
     """The project (code, dvc.yaml, conf/) in a fresh git + DVC repository, its conf/ pointed at the miniature."""
     paths, mirror, checksums = miniature
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for item in ("dvc.yaml", "lead", "stages", "conf", ".gitignore", "params.yaml"):
-        source = ROOT / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, repo / item)
-    for cache in repo.rglob("__pycache__"):
-        shutil.rmtree(cache)
+    repo = copy_project(tmp_path / "repo", ("dvc.yaml", "lead", "stages", "conf", ".gitignore", "params.yaml"))
     config = yaml.safe_load((repo / "conf" / "config.yaml").read_text())
     config["model_paths"] = paths
     config["fetch"].update(mirror=mirror.as_uri(), checksums=checksums)
     (repo / "conf" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     for option in (repo / "conf" / "preset").glob("*.yaml"):
         option.write_text("# @package _global_\n" + yaml.safe_dump(_cut(yaml.safe_load(option.read_text())), sort_keys=False))
-    run(["git", "init", "-q", "-b", "main"], repo)
-    run(["git", "config", "user.email", "ci@example.com"], repo)
-    run(["git", "config", "user.name", "ci"], repo)
-    run(["dvc", "init", "-q"], repo)
-    run(["dvc", "config", "core.analytics", "false"], repo)
-    run(["dvc", "config", "hydra.enabled", "true"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "the project, pointed at the miniature"], repo)
+    commit_as_dvc_repository(repo, "the project, pointed at the miniature")
     return repo
 
 
