@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, replace
 
 from lead.config import Params
-from lead.data.examples import BatchSampler, PassageStore, read_training_file
+from lead.data.examples import BatchSampler, PassageStore, queries_per_rank_for_passes, read_training_file
 from lead.errors import as_command
 from lead.io import fingerprint
 from lead.models.factory import load_scorer
@@ -52,6 +52,11 @@ def run(params: Params, name: str, params_file: str) -> None:
     store = PassageStore(COLLECTION)
     examples = list(read_training_file(config.train_file, store))
     if config.epochs is not None:  # passes over the file: one step takes batch_queries x world x grad_accum queries
+        per_rank = queries_per_rank_for_passes(len(examples), train.batch_queries, dist.world_size)
+        if per_rank != train.batch_queries:
+            log.warning("%s: %d training queries, fewer than a global batch of %d x %d: each step takes %d per process",
+                        name, len(examples), train.batch_queries, dist.world_size, per_rank)
+            train = replace(train, batch_queries=per_rank)
         per_step = train.batch_queries * dist.world_size * train.grad_accum
         train = replace(train, steps=max(1, math.ceil(config.epochs * len(examples) / per_step)))
     sampler = BatchSampler(examples, store, train.batch_queries,

@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from lead.config import ConfigError
-from lead.data.examples import read_training_file
+from lead.data.examples import read_training_file, write_training_file
 from lead.data.runs import read_trec_run
 from lead.models.factory import load_scorer
 from stages import (
@@ -117,6 +117,9 @@ def test_the_prod_ladder_runs_step_by_step(project):
         "dpd": {"defaults": "prod", "student": "models/tpd2/student", "teacher": "models/ce",
                 "train_file": "data/divided/dpd/train.jsonl", "epochs": 1,
                 "train": {"candidates": "own", "negative_sampling": "descend"}},
+        "dpd_small": {"defaults": "prod", "student": "models/tpd2/student", "teacher": "models/ce",
+                      "train_file": "data/divided/small.jsonl", "epochs": 2,
+                      "train": {"candidates": "own", "negative_sampling": "descend"}},
     }
     params["flash"] = {"tpd1": "models/tpd1/student"}
     # every positive is inside the top 100 of 101 passages, so this rule keeps every training query
@@ -147,6 +150,14 @@ def test_the_prod_ladder_runs_step_by_step(project):
     assert (project / "models/dpd/student/scorer.json").exists()
     steps = (project / "logs/dpd/plots/metrics/train/loss.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in steps[1:]] == ["2", "3"]  # every 2 steps and the last
+
+    # A divided set smaller than a global batch (4): each pass is one step over all 3 of its queries
+    write_training_file(project / "data/divided/small.jsonl", divided[:3])
+    distill.main(["dpd_small"])
+    record = json.loads((project / "models/dpd_small/training.json").read_text())
+    assert record["batch_queries_per_process"] == 3
+    steps = (project / "logs/dpd_small/plots/metrics/train/loss.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in steps[1:]] == ["2"]  # 2 passes of 3 queries: 2 steps
 
 
 def test_a_checkpoint_sweep_chooses_on_dev_and_the_chosen_step_is_tested_and_reported(project):

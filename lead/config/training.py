@@ -109,7 +109,8 @@ class DistillConfig:
     dkd_alpha: float = 1.0  # kd: dkd, weight of the target-class term (TCKD)
     dkd_beta: float = 8.0  # kd: dkd, weight of the non-target term (NCKD)
     lwf_weight: float = 0.0  # PROD's LwF: KD to a frozen copy of the student as it entered the run
-    epochs: float | None = None  # passes over train_file; sets the run's steps from the file's size
+    epochs: float | None = None  # passes over train_file; sets the run's steps from the file's size (a file smaller than
+    # a global batch: each step takes all of it, split evenly over the processes)
     train: dict[str, Any] = field(default_factory=dict)  # overrides of the train: section
 
     def __post_init__(self):

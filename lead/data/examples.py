@@ -134,6 +134,18 @@ class PassageStore:
             os.close(self._fd)
 
 
+def queries_per_rank_for_passes(queries: int, batch_queries: int, world_size: int) -> int:
+    """Queries per process for a run that makes passes over its file (``epochs``): ``batch_queries``, or, where
+    the file holds fewer queries than a global batch (a small divided set), as many as the file fills on every
+    process: one pass is then one step over all of it, as a data loader's last partial batch would be."""
+    if queries >= batch_queries * world_size:
+        return batch_queries
+    if queries < world_size:
+        raise ParamsValueError(f"only {queries} training queries for {world_size} processes: run on fewer processes "
+                               "(a divided set can be small)")
+    return queries // world_size
+
+
 class BatchSampler:
     """The global batch of a step, deterministic in (seed, step); ``rank`` takes its contiguous slice."""
 

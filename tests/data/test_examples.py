@@ -179,3 +179,14 @@ def test_a_batch_larger_than_the_training_set_names_the_params_to_lower(prepared
     with pytest.raises(ValueError, match=r"a global batch of 24 queries \(8 per process x 3\) but only 15 training "
                                          r"queries: lower train\.batch_queries or the number of processes"):
         BatchSampler(examples, PassageStore(prepared / "collection.tsv"), 8, 1, world_size=3)
+
+
+def test_passes_over_a_file_smaller_than_a_global_batch_take_all_of_it_each_step():
+    from lead.data.examples import queries_per_rank_for_passes
+
+    assert queries_per_rank_for_passes(100, 8, 2) == 8  # the file fills the batch: unchanged
+    assert queries_per_rank_for_passes(16, 8, 2) == 8
+    assert queries_per_rank_for_passes(5, 8, 1) == 5  # PROD's divided set of 5 queries: one step is a pass
+    assert queries_per_rank_for_passes(7, 8, 2) == 3  # every process the same share; one query left out
+    with pytest.raises(ValueError, match=r"only 1 training queries for 2 processes: run on fewer processes"):
+        queries_per_rank_for_passes(1, 8, 2)
