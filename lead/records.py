@@ -41,6 +41,10 @@ class TextBatch:
     # positive of the query without being its own candidate 0 (an accidental positive): scored as never
     # relevant nor irrelevant, i.e. left out of the row. None: no masking.
     accidental_positives: torch.Tensor | None = field(default=None, repr=False)
+    # The ids of the global batch, every rank's in rank order (query-major, as gathered in-batch scores run):
+    # what a teacher read from a file is looked up by. None: the same as qids / pids (one process).
+    global_qids: list[str] | None = field(default=None, repr=False)
+    global_pids: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if len(self.passages) != len(self.queries) * self.group_size or len(self.pids) != len(self.passages):

@@ -19,10 +19,12 @@ from dataclasses import asdict, replace
 
 from lead.config import Params
 from lead.data.examples import BatchSampler, PassageStore, queries_per_rank_for_passes, read_training_file
+from lead.data.prepared import PreparedData
+from lead.data.teacher_scores import is_score_file, read_teacher_scores
 from lead.errors import as_command
 from lead.io import fingerprint
 from lead.models.factory import load_scorer
-from lead.pipeline import COLLECTION, family
+from lead.pipeline import COLLECTION, PREPARED, family
 from lead.seeding import seed_everything
 from lead.training.distill import Distill
 from lead.training.distributed import init_distributed
@@ -47,10 +49,15 @@ def run(params: Params, name: str, params_file: str) -> None:
     stage = family("distill")
     dist = init_distributed()
     seed_everything(train.seed)
-    student, teacher = load_scorer(config.student), load_scorer(config.teacher)
-    method = Distill(student, teacher, config, train.candidates, seed=train.seed, key=f"distill_runs.{name}")
     store = PassageStore(COLLECTION)
     examples = list(read_training_file(config.train_file, store))
+    student = load_scorer(config.student)
+    if is_score_file(config.teacher):  # scored once (score@<name> or your own file), read here for every run
+        queries = {query.qid: query.text for query in PreparedData(PREPARED).queries("train")}
+        teacher = read_teacher_scores(config.teacher, store, queries, keep={example.qid for example in examples})
+    else:
+        teacher = load_scorer(config.teacher)
+    method = Distill(student, teacher, config, train.candidates, seed=train.seed, key=f"distill_runs.{name}")
     if config.epochs is not None:  # passes over the file: one step takes batch_queries x world x grad_accum queries
         per_rank = queries_per_rank_for_passes(len(examples), train.batch_queries, dist.world_size)
         if per_rank != train.batch_queries:
@@ -62,9 +69,10 @@ def run(params: Params, name: str, params_file: str) -> None:
     sampler = BatchSampler(examples, store, train.batch_queries,
                            train.negatives, train.negative_sampling, train.seed, dist.world_size,
                            train.mask_accidental_positives)
-    log.info("%s %s: %s student (%d layers) from %s %s teacher (%d layers, %s), %s candidates, %d steps on %d queries",
+    log.info("%s %s: %s student (%d layers) from %s %s teacher (%s, %s), %s candidates, %d steps on %d queries",
              section, name, config.student, student.num_layers, "trained" if config.teacher_trainable else "frozen",
-             teacher.kind, teacher.num_layers, config.teacher, "own" if method.own else "in-batch", train.steps, len(examples))
+             teacher.kind, f"{len(teacher)} scored pairs" if method.score_file else f"{teacher.num_layers} layers",
+             config.teacher, "own" if method.own else "in-batch", train.steps, len(examples))
     inputs = fingerprint(config.student, config.teacher, config.train_file, COLLECTION, extra={"train": train.result_fields(), "distill": asdict(config)})
     Trainer(method, sampler, train, out=stage.path("model", name), checkpoints=stage.path("checkpoints", name),
             logs=stage.path("logs", name), dist=dist, fingerprint=inputs, subfolders=True).train()

@@ -181,15 +181,17 @@ class BatchSampler:
         epoch, index = divmod(step, self.steps_per_epoch)
         rows = self._order(epoch)[index * self.global_size : (index + 1) * self.global_size]
         mine = range(rank * self.per_rank, (rank + 1) * self.per_rank)
-        # Every rank's groups (ids only) when the mask needs the global candidate set, else this rank's
-        groups = {i: self._group(int(rows[i]), step) for i in (range(len(rows)) if self.mask_accidental_positives else mine)}
+        # Every rank's groups, ids only (cheap): the mask and a score-file teacher read the global candidate set
+        groups = [self._group(int(row), step) for row in rows]
         qids = [self.examples[rows[i]].qid for i in mine]
         queries = [self.examples[rows[i]].query for i in mine]
         pids = [pid for i in mine for pid in groups[i]]
         batch = TextBatch(qids, queries, pids, [self.store[pid] for pid in pids], 1 + self.negatives)
+        if self.world_size > 1:
+            batch.global_qids = [self.examples[row].qid for row in rows]
+            batch.global_pids = [pid for group in groups for pid in group]
         if self.mask_accidental_positives:
-            batch.accidental_positives = self._accidental_positives([self.examples[row] for row in rows],
-                                                                    [groups[i] for i in range(len(rows))])
+            batch.accidental_positives = self._accidental_positives([self.examples[row] for row in rows], groups)
         return batch
 
     def _group(self, row: int, step: int) -> list[str]:

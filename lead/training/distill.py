@@ -11,6 +11,11 @@ Baselines are the same method with other weights: response-only KD (layer_weight
 computed), no re-weighting, last/skip selection, a frozen teacher, NLL only (no teacher term: the teacher is
 not run), and VIRT (virt_weight > 0: token-interaction maps of the selected layers, for a same-tokenizer DE or
 ColBERT teacher).
+
+A teacher may also be a score file (lead/data/teacher_scores.py): its final scores are looked up for the
+batch's candidates instead of computed. In-batch candidates the file does not score are left out of the
+teacher's distribution (zero probability; the student's row keeps them); a query's own candidates must be
+scored. A file has no layers and cannot train: LEAD's layer term, VIRT and a jointly trained teacher refuse it.
 """
 
 from __future__ import annotations
@@ -24,17 +29,21 @@ from torch import nn
 
 from lead.config import DistillConfig
 from lead.errors import ParamsValueError
+from lead.data.teacher_scores import TeacherScores, check_score_file_run
 from lead.losses.terms import Inputs, distill_terms, reads, weighted_sum
-from lead.models.base import Scorer
+from lead.models.base import MASKED_SCORE, Scorer, Scores
 from lead.records import TextBatch
 from lead.training.layers import LayerSelector
 from lead.training.methods import Method, candidate_scores, world_size
 
 
 class Distill(Method):
-    def __init__(self, student: Scorer, teacher: Scorer, config: DistillConfig, candidates: str = "in_batch", seed: int = 13,
-                 key: str = "distill"):
+    def __init__(self, student: Scorer, teacher: Scorer | TeacherScores, config: DistillConfig, candidates: str = "in_batch",
+                 seed: int = 13, key: str = "distill"):
         """``key``: the params key of the run (distill_runs.<name>), which errors name."""
+        self.score_file = teacher if isinstance(teacher, TeacherScores) else None
+        if self.score_file is not None:
+            check_score_file_run(config, candidates, key)
         if not student.supports_in_batch and candidates == "in_batch" and teacher.supports_in_batch:
             raise ParamsValueError(f"{key}.train.candidates: a {student.kind} student needs own candidates")
         # A cross-encoder teacher scores only each query's own candidates, so the student is restricted too.
@@ -62,7 +71,7 @@ class Distill(Method):
             self.trainables["teacher"] = teacher
             if config.teacher_lr is not None:
                 self.learning_rates["teacher"] = config.teacher_lr
-        elif "teacher" in self.reads:  # a run with no teacher term (NLL only) neither runs nor tokenizes for it
+        elif "teacher" in self.reads and self.score_file is None:  # NLL only: no teacher is run nor tokenized for
             self.frozen["teacher"] = teacher
         if "entry_student" in self.reads:
             # A copy made before the Trainer resumes anything: always the student this run started from.
@@ -75,7 +84,9 @@ class Distill(Method):
         student, student_encoded = candidate_scores(models["student"], batch, self.own, pairs.student if pairs else (),
                                                     tokens, role="student")
         inputs = Inputs(student.final, student.targets(self.own, batch.group_size), student_layers=student.layers)
-        if "teacher" in self.reads:
+        if "teacher" in self.reads and self.score_file is not None:
+            inputs.teacher = self._file_scores(batch, student.final)
+        elif "teacher" in self.reads:
             with contextlib.nullcontext() if self.config.teacher_trainable else torch.no_grad():
                 teacher, teacher_encoded = candidate_scores(models.get("teacher", self.teacher), batch, self.own,
                                                             pairs.teacher if pairs else (), tokens, role="teacher")
@@ -92,8 +103,20 @@ class Distill(Method):
         # ranks' gradients, so the world size turns that average back into the global loss's gradient.
         return total * (1 if self.own else world_size()), logged
 
+    def _file_scores(self, batch: TextBatch, like: torch.Tensor) -> torch.Tensor:
+        """The score file's [Q, C] over the student's candidate set; unscored pairs at MASKED_SCORE."""
+        qids = batch.qids if self.own or batch.global_qids is None else batch.global_qids
+        pids = batch.pids if self.own or batch.global_pids is None else batch.global_pids
+        matrix = torch.from_numpy(self.score_file.matrix(qids, pids, batch.group_size, self.own))
+        scores = Scores(matrix.to(device=like.device, dtype=like.dtype))
+        scores = scores.masked(scores.final.isnan())
+        if not self.own and batch.accidental_positives is not None:
+            scores = scores.masked(batch.accidental_positives)
+        return scores.final
+
     @torch.no_grad()
     def _entry_scores(self, batch: TextBatch) -> torch.Tensor:
         # The copy has the student's tokenizer and input view: it reads the student's tokens.
         entry, _ = candidate_scores(self.frozen["entry_student"], batch, self.own, role="student")
         return entry.final
+

@@ -25,6 +25,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from lead.config import Params
+from lead.data.teacher_scores import check_score_file_run, is_score_file
 from lead.errors import ParamsValueError
 from lead.models.depth import planned_depth
 from lead.training.distributed import broadcast_object
@@ -117,7 +118,9 @@ def check_run_layers(params: Params, name: str) -> None:
     """Refuse run ``name`` of distill_runs if its layer pairs cannot exist in its student and teacher, from params
     alone (lead.models.depth), before either model is loaded; a depth that cannot be told offline is left to the
     check when the models are loaded."""
-    config, _ = params.distill_run(name)
+    config, train = params.distill_run(name)
+    if is_score_file(config.teacher):
+        check_score_file_run(config, train.candidates, f"distill_runs.{name}")
     if config.layer_weight <= 0 and config.virt_weight <= 0:  # no term pairs layers
         return
     student, teacher = planned_depth(params, config.student), planned_depth(params, config.teacher)

@@ -94,3 +94,14 @@ def test_every_kd_kind_stays_finite_on_masked_rows(kind):
     loss.backward()
     assert math.isfinite(loss.item()) and torch.isfinite(student.grad).all()
     assert (student.grad[mask] == 0).all()  # a masked candidate gets no gradient
+
+
+def test_every_rank_carries_the_global_batchs_ids_in_rank_order(store):
+    """What a score-file teacher is looked up by under DDP: the gathered (global) queries and candidates."""
+    sampler = BatchSampler(examples(), store, 1, 1, seed=1, world_size=3)
+    for step in range(3):
+        ranks = [sampler.batch(step, rank) for rank in range(3)]
+        for batch in ranks:
+            assert batch.global_qids == [b.qids[0] for b in ranks]
+            assert batch.global_pids == [pid for b in ranks for pid in b.pids]
+    assert BatchSampler(examples(), store, 3, 1, seed=1).batch(0).global_pids is None  # one process: pids

@@ -122,3 +122,6 @@ def test_a_run_s_layer_count_is_checked_against_its_models_depths_before_they_ar
     with pytest.raises(ParamsValueError, match=r"the student has 2 layers and the teacher 6; choose 1\.\.2"):
         check_run_layers(params, "lead_de")
     check_run_layers(params, "tpd1")  # a PROD step pairs no layers
+    params.distill_runs["lead_de"]["teacher"] = "data/scores/ce_teacher.tsv"  # a score file has no layers
+    with pytest.raises(ParamsValueError, match=r"distill_runs\.lead_de: the teacher is a score file, which has no layers"):
+        check_run_layers(params, "lead_de")
