@@ -119,6 +119,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("divide", "stages.divide", over="divide", params=("divide.{key}", *SEARCH_PARAMS),
            inputs=("{item.student}", "{item.teacher}", PREPARED), outs=(Out("divided", "data/divided/{key}"),),
            extra={"training_file": f"data/divided/{{key}}/{TRAINING_FILE}", "stats": "data/divided/{key}/division.json"}),
+    Family("score", "stages.score", over="score", params=("score.{key}", "launcher"), inputs=("{item.model}", "{item.train_file}", COLLECTION),
+           launcher=True, checkpoints="checkpoints/score-{key}", outs=(Out("scores", "data/scores/{key}.tsv"),)),
     Family("sweep", "stages.sweep", over="sweep", params=("seed", "sweep.{key}", *SCORING_PARAMS, *SEARCH_PARAMS),
            inputs=("{item.run}", PREPARED),
            outs=(Out("model", "models/sweep/{key}"), Out("plots", "metrics/sweep/{key}/plots", cache=False),

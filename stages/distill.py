@@ -19,12 +19,11 @@ from dataclasses import asdict, replace
 
 from lead.config import Params
 from lead.data.examples import BatchSampler, PassageStore, queries_per_rank_for_passes, read_training_file
-from lead.data.prepared import PreparedData
 from lead.data.teacher_scores import is_score_file, read_teacher_scores
 from lead.errors import as_command
 from lead.io import fingerprint
 from lead.models.factory import load_scorer
-from lead.pipeline import COLLECTION, PREPARED, family
+from lead.pipeline import COLLECTION, family
 from lead.seeding import seed_everything
 from lead.training.distill import Distill
 from lead.training.distributed import init_distributed
@@ -53,8 +52,7 @@ def run(params: Params, name: str, params_file: str) -> None:
     examples = list(read_training_file(config.train_file, store))
     student = load_scorer(config.student)
     if is_score_file(config.teacher):  # scored once (score@<name> or your own file), read here for every run
-        queries = {query.qid: query.text for query in PreparedData(PREPARED).queries("train")}
-        teacher = read_teacher_scores(config.teacher, store, queries, keep={example.qid for example in examples})
+        teacher = read_teacher_scores(config.teacher, store, {example.qid: example.query for example in examples})
     else:
         teacher = load_scorer(config.teacher)
     method = Distill(student, teacher, config, train.candidates, seed=train.seed, key=f"distill_runs.{name}")

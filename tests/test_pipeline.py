@@ -92,6 +92,16 @@ def test_dvc_yaml_is_the_pipeline_description(tmp_path, overrides):
     check((ROOT / "dvc.yaml").read_text(), params, tmp_path)
 
 
+def test_a_teacher_score_file_stage_and_the_run_that_reads_it_are_the_description(tmp_path):
+    """score@<name> (no preset uses it yet): its block resolved under params that name it, with a PROD step
+    that reads the table as its teacher."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["score"] = {"ce_teacher": {"model": "models/ce_teacher", "train_file": "data/mined/train.jsonl"}}
+    params["distill_runs"]["ce_only_file"] = {**params["distill_runs"]["ce_only"], "teacher": "data/scores/ce_teacher.tsv"}
+    check((ROOT / "dvc.yaml").read_text(), params, tmp_path)
+    assert {fam.stage for fam, _ in instances(params)} == {fam.stage for fam in FAMILIES}  # every family checked
+
+
 def test_every_family_runs_a_module_that_exists():
     for fam in FAMILIES:
         assert (ROOT / (fam.module.replace(".", "/") + ".py")).is_file(), fam.stage

@@ -19,6 +19,7 @@ from stages import (
     prepare,
     report,
     rerank,
+    score,
     sweep,
     warmup,
 )
@@ -158,6 +159,42 @@ def test_the_prod_ladder_runs_step_by_step(project):
     assert record["batch_queries_per_process"] == 3
     steps = (project / "logs/dpd_small/plots/metrics/train/loss.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in steps[1:]] == ["2"]  # 2 passes of 3 queries: 2 steps
+
+
+def test_a_teacher_scores_the_training_file_once_and_a_run_distills_from_the_table(project):
+    """score@ce writes the cross-encoder's scores of the mined candidates in resumable shards; a PROD step that
+    reads the table trains the student the live cross-encoder trains (same weights up to rounding)."""
+    from safetensors.torch import load_file
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["score"] = {"ce": {"model": "models/ce", "train_file": "data/mined/train.jsonl", "negatives": 4,
+                              "shard_queries": 5, "batch_size": 8}}
+    step = {"defaults": "prod", "student": "models/miner", "train_file": "data/mined/train.jsonl",
+            "train": {"candidates": "own", "negative_sampling": "descend", "negatives": 3}}
+    params["distill_runs"] = {"kd_live": {**step, "teacher": "models/ce"}, "kd_file": {**step, "teacher": "data/scores/ce.tsv"}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    prepare.main([])
+    init.main([])
+    warmup.main(["miner"])
+    mine.main([])
+    warmup.main(["ce"])
+
+    score.main(["ce"])
+    table = (project / "data/scores/ce.tsv").read_text().splitlines()
+    mined = list(read_training_file(project / "data/mined/train.jsonl"))
+    assert table[0] == "qid\tpid\tscore" and len(table) - 1 == sum(len(e.positives) + 4 for e in mined)
+    shards = sorted((project / "checkpoints/score-ce").glob("shard-*.tsv"))
+    assert len(shards) == 3  # 12 queries, 5 a shard
+    shards[1].unlink()  # a killed run: the next one scores only the missing shard, and the table is the same
+    (project / "data/scores/ce.tsv").unlink()
+    score.main(["ce"])
+    assert (project / "data/scores/ce.tsv").read_text().splitlines() == table
+
+    distill.main(["kd_live"])
+    distill.main(["kd_file"])
+    live, from_file = (load_file(str(project / f"models/{run}/student/encoder/model.safetensors")) for run in ("kd_live", "kd_file"))
+    for key in live:
+        torch.testing.assert_close(from_file[key], live[key], rtol=0, atol=2e-5)
 
 
 def test_a_checkpoint_sweep_chooses_on_dev_and_the_chosen_step_is_tested_and_reported(project):

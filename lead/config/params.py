@@ -13,7 +13,7 @@ from lead import pipeline
 from lead.config.data import DataConfig, FetchConfig
 from lead.config.models import ScorerConfig
 from lead.config.parse import parse
-from lead.config.retrieval import DivideConfig, EvalConfig, MineConfig, SweepConfig
+from lead.config.retrieval import DivideConfig, EvalConfig, MineConfig, ScoreConfig, SweepConfig
 from lead.config.training import DistillConfig, ProdDefaults, TrainConfig, WarmupConfig
 from lead.errors import ConfigError
 from lead.io import load_yaml
@@ -42,6 +42,7 @@ class Params:
     distill_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     flash: dict[str, str] = field(default_factory=dict)  # flash@<name>: the model folder that re-mines negatives
     divide: dict[str, DivideConfig] = field(default_factory=dict)  # divide@<name> -> data/divided/<name>/
+    score: dict[str, ScoreConfig] = field(default_factory=dict)  # score@<name> -> data/scores/<name>.tsv
     sweep: dict[str, SweepConfig] = field(default_factory=dict)  # sweep@<name> -> models/sweep/<name>
 
     def __post_init__(self):
@@ -64,6 +65,10 @@ class Params:
             for role in ("student", "teacher"):
                 if not getattr(division, role):  # dvc.yaml reads both as dependencies
                     raise ConfigError(f"divide.{name}.{role}", "missing: name the model folder")
+        for name, scoring in self.score.items():
+            for role in ("model", "train_file"):
+                if not getattr(scoring, role):  # dvc.yaml reads both as dependencies
+                    raise ConfigError(f"score.{name}.{role}", "missing: name the teacher's model folder and the training file")
         for name, sweep in self.sweep.items():
             if sweep.split == self.eval.split:
                 raise ConfigError(f"sweep.{name}.split", f"{sweep.split!r} is eval.split, the split the report shows: "

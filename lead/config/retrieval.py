@@ -50,6 +50,24 @@ class DivideConfig:
 
 
 @dataclass
+class ScoreConfig:
+    """score@<name> (lead/retrieval/scoring.py): a teacher's scores of a training file's candidates, written to
+    data/scores/<name>.tsv for distillation runs that name it as their teacher."""
+
+    model: str = ""  # the teacher's model folder
+    train_file: str = ""  # the training file whose candidates it scores (data/mined/train.jsonl, a flash@ output)
+    negatives: int | None = None  # the first N negatives of each query (null: all of them)
+    shard_queries: int = 10_000  # queries per resumable shard
+    batch_size: int = 64  # query-passage pairs per forward
+
+    def __post_init__(self):
+        if self.negatives is not None and self.negatives < 0:
+            raise ValueError(f"negatives must be >= 0 or null (all), got {self.negatives}")
+        if self.shard_queries < 1 or self.batch_size < 1:
+            raise ValueError(f"shard_queries and batch_size must be >= 1, got {self.shard_queries}, {self.batch_size}")
+
+
+@dataclass
 class EvalConfig:
     split: Literal["train", "dev", "test"] = "test"
     depth: int = 1000

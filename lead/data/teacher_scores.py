@@ -12,18 +12,20 @@ teacher's final scores from it instead of running a model. Layouts, by the file'
   ``prepare`` writes them; a text shared by several ids scores all of them).
 
 Every file is streamed; errors name the file and line (or row): a missing score, one that is not a number or
-is NaN / infinite, a pid or text not in the collection, a qid or query text not among the training queries, a
-pair scored twice. Scores are kept per query as sorted collection rows and float32 scores (about 8 bytes a
+is NaN / infinite, a pid or passage text not in the collection, a pair scored twice. Queries that are not the
+run's training queries are skipped (a file may score the whole training set, a run train on a divided part),
+and counted in the log; a file that scores none of them is an error. Scores are kept per query as sorted collection rows and float32 scores (about 8 bytes a
 pair: MS MARCO's 0.5M queries x 200 candidates fit in under a GB).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from lead.config import DistillConfig
 from lead.errors import DataFormatError, ParamsValueError, require_file
 
 SUFFIXES = (".tsv", ".parquet", ".jsonl")
+log = logging.getLogger(__name__)
 
 
 def is_score_file(path: str | Path) -> bool:
@@ -95,26 +98,27 @@ def check_score_file_run(config: DistillConfig, candidates: str, key: str) -> No
 _NO_ROWS, _NO_SCORES = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
 
 
-def read_teacher_scores(path: str | Path, store: PassageStore, queries: dict[str, str], keep: Iterable[str] | None = None
-                        ) -> TeacherScores:
-    """The scores of ``path`` (layout by suffix) for the queries in ``keep`` (default: all).
-
-    ``queries``: the training queries (qid -> text); a qid outside them is an error, as is a pid outside
-    ``store``; ``.jsonl`` files are resolved through both by text.
-    """
+def read_teacher_scores(path: str | Path, store: PassageStore, queries: dict[str, str]) -> TeacherScores:
+    """The scores of ``path`` (layout by suffix) for ``queries``, the run's training queries (qid -> text);
+    ``.jsonl`` files are resolved to them and to ``store`` by text."""
     path = require_file(path, "teacher score file")
     if path.suffix not in SUFFIXES:
         raise DataFormatError(path, f"is not a teacher score file: use one of {', '.join(SUFFIXES)}")
-    keep = set(queries) if keep is None else set(keep)
     pairs = {".tsv": _tsv, ".parquet": _parquet, ".jsonl": _jsonl}[path.suffix]
     collected: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+    skipped = 0
     for where, qids, rows, score in pairs(path, store, queries):
         if not math.isfinite(score):
             raise DataFormatError(path, f"score {score} is not a finite number", where)
+        skipped += not qids
         for qid in qids:
-            if qid in keep:
-                collected[qid][0].extend(rows)
-                collected[qid][1].extend([score] * len(rows))
+            collected[qid][0].extend(rows)
+            collected[qid][1].extend([score] * len(rows))
+    if not collected:
+        raise DataFormatError(path, f"scores none of the {len(queries)} training queries: is it the teacher's file for "
+                              "this training file (its query ids or texts)?")
+    if skipped:
+        log.info("%s: skipped %d scored pairs of queries outside the training file", path, skipped)
     by_query = {}
     for qid, (rows, scores) in collected.items():
         rows, scores = np.asarray(rows, dtype=np.int64), np.asarray(scores, dtype=np.float32)
@@ -131,11 +135,9 @@ Pair = tuple[int | str, list[str], list[int], float]  # where (line or "row N"),
 
 
 def _resolve(path: Path, where, qid: str, pid: str, store: PassageStore, queries: dict[str, str]) -> tuple[list[str], list[int]]:
-    if qid not in queries:
-        raise DataFormatError(path, f"query id {qid!r} is not a training query of the prepared data", where)
     if pid not in store.row:
         raise DataFormatError(path, f"passage id {pid!r} is not in the collection {store.path}", where)
-    return [qid], [store.row[pid]]
+    return [qid] if qid in queries else [], [store.row[pid]]
 
 
 def _number(value, path: Path, where) -> float:
@@ -192,9 +194,7 @@ def _jsonl(path: Path, store: PassageStore, queries: dict[str, str]) -> Iterator
         if len(fields) > 1:
             by_passage_text[_text_key(fields[1])].append(store.row[fields[0]])
     for line_no, record in iter_jsonl(path):
-        qids = by_query_text.get(_text_key(require_key(record, "query", path, line_no)))
-        if not qids:
-            raise DataFormatError(path, "the query text is not a training query of the prepared data", line_no)
+        qids = by_query_text.get(_text_key(require_key(record, "query", path, line_no)), [])
         for texts_key, scores_key in (("pos", "pos_scores"), ("neg", "neg_scores")):
             texts, scores = require_key(record, texts_key, path, line_no), require_key(record, scores_key, path, line_no)
             if not isinstance(texts, list) or not isinstance(scores, list):

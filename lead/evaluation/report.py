@@ -36,7 +36,9 @@ CURVE_DEPTHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
 
 
 def _short(folder: str) -> str:
-    """models/tpd1/student -> tpd1, models/cb_teacher -> cb_teacher."""
+    """models/tpd1/student -> tpd1, models/cb_teacher -> cb_teacher, data/scores/ce.tsv -> ce.tsv (scores)."""
+    if folder.startswith("data/scores/"):
+        return f"{Path(folder).name} (scores)"
     return folder.removeprefix("models/").removesuffix("/student")
 
 
