@@ -39,6 +39,10 @@ class TrainConfig:
     # Same arithmetic and in-batch negatives, but dropout masks are drawn per chunk, so a run differs as with
     # another seed (hence part of the fingerprint).
     length_buckets: int = 1
+    # Gradient cache (lead/training/grad_cache.py) for a dual-encoder student: the step's whole candidate set
+    # encoded N queries (and their groups) at a time, so a large in-batch set fits one GPU; the gradients are the
+    # uncached step's, but dropout masks are drawn per chunk (part of the fingerprint, as length_buckets). 0: off.
+    grad_cache_queries: int = 0
 
     def result_fields(self) -> dict[str, Any]:
         """The keys a trained model depends on: a checkpoint resumes whatever the others are now (the speed
@@ -48,7 +52,7 @@ class TrainConfig:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in not_results}
 
     def __post_init__(self):
-        for name in ("loader_workers", "snapshot_every"):
+        for name in ("loader_workers", "snapshot_every", "grad_cache_queries"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("steps", "batch_queries", "negatives", "grad_accum", "checkpoint_every", "keep_checkpoints",

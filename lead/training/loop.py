@@ -1,6 +1,6 @@
 """The one training loop: warm-up, LEAD and PROD are methods plugged into it.
 
-Per step: the sampler's batch for (seed, step) -> ``method.loss`` -> backward (accumulated) -> per-model
+Per step: the sampler's batch for (seed, step) -> ``method.backward`` (its loss, back-propagated; accumulated) -> per-model
 gradient clipping -> AdamW -> linear warm-up/decay. Also: bf16 autocast on GPU (fp32 on CPU), DDP under
 ``torchrun``, DVCLive logs of every loss term and the learning rate, a tqdm bar, and checkpoints with
 optimiser and scheduler state from which an interrupted run resumes to the same weights an uninterrupted
@@ -31,6 +31,7 @@ from lead.logs import attach_file_log, detach_file_log
 from lead.models.factory import load_scorer, save_scorer
 from lead.pipeline import SNAPSHOT_RUN, SNAPSHOTS, TRAINING_RECORD
 from lead.training.distributed import DistInfo, barrier, broadcast_object
+from lead.training.grad_cache import GradCache
 from lead.training.loader import role_tokenizers, tokenized_batches
 from lead.training.methods import Method
 
@@ -48,6 +49,8 @@ class Trainer:
     def __init__(self, method: Method, sampler: BatchSampler, config: TrainConfig, out: str | Path,
                  checkpoints: str | Path, logs: str | Path, dist: DistInfo = DistInfo(), fingerprint: str = "",
                  subfolders: bool | None = None):
+        if config.grad_cache_queries:
+            method = GradCache(method, config.grad_cache_queries)
         self.method, self.sampler, self.config, self.dist = method, sampler, config, dist
         self.fingerprint = fingerprint  # of the run's inputs: checkpoints of other inputs are not resumed
         self.out, self.checkpoints, self.logs = Path(out), Path(checkpoints), Path(logs)
@@ -251,9 +254,8 @@ class Trainer:
             torch.manual_seed(step_seed(config.seed, step * config.grad_accum + micro, self.dist.rank))
             batch = next(batches)
             last = micro == config.grad_accum - 1
-            with self._no_sync(not last), torch.autocast(self.dist.device.type, torch.bfloat16, enabled=self.autocast):
-                loss, terms = self.method.loss(batch, self.models, step)
-            (loss / config.grad_accum).backward()
+            with self._no_sync(not last):
+                terms = self.method.backward(batch, self.models, step, config.grad_accum, self._autocast)
             for name, value in terms.items():
                 totals[name] = totals.get(name, 0.0) + value / config.grad_accum
         for group in self.optimizer.param_groups:  # each model clipped on its own, as in LEAD
@@ -264,6 +266,9 @@ class Trainer:
         if not all(math.isfinite(v) for v in totals.values()):
             raise FloatingPointError(f"step {step}: non-finite loss {totals}; lower train.lr or check the data")
         return totals
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.dist.device.type, torch.bfloat16, enabled=self.autocast)
 
     def _no_sync(self, skip: bool):
         stack = contextlib.ExitStack()

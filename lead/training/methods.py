@@ -13,9 +13,10 @@ and LEAD's layer-wise term has something to pass on (BENCHMARKS.md "Teachers tra
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
@@ -42,6 +43,15 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def loss(self, batch: TextBatch, models: dict[str, nn.Module], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """The loss to minimise and the named values to log; ``models`` are the (DDP-wrapped) trainables."""
+
+    def backward(self, batch: TextBatch, models: dict[str, nn.Module], step: int, accumulation: int,
+                 autocast: Callable[[], contextlib.AbstractContextManager]) -> dict[str, float]:
+        """Accumulate the gradient of loss / ``accumulation`` (the loss under ``autocast``, its backward outside);
+        the logged values. A method that computes its gradients otherwise (the gradient cache) overrides it."""
+        with autocast():
+            loss, terms = self.loss(batch, models, step)
+        (loss / accumulation).backward()
+        return terms
 
 log = logging.getLogger(__name__)
 

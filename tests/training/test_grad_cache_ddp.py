@@ -1,0 +1,66 @@
+"""Under two gloo processes, a cached step's all-reduced gradients equal the uncached DDP step's and one process's
+over the global batch (float64, 1e-6): a warm-up with gathered in-batch negatives, and KD from a score file whose
+teacher rows cover the gathered candidates."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed
+
+from lead.config import DataConfig, ScorerConfig
+from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
+from lead.data.prepared import PreparedData, prepare
+from lead.data.synthetic import SyntheticConfig
+from lead.data.teacher_scores import read_teacher_scores
+from lead.models.factory import build_scorer, save_scorer
+from lead.retrieval.mining import rerank
+from tests.helpers import tiny_bert_folder
+from tests.training import grad_cache_worker as worker
+from tests.training.test_ddp import torchrun_two
+
+WORKER = Path(worker.__file__).resolve()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
+        pytest.skip("this torch build has no torch.distributed with the gloo backend")
+    root = tmp_path_factory.mktemp("grad_cache_ddp")
+    data = root / "data"
+    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=12, dev_queries=3, test_queries=3, background_passages=5)), data)
+    tiny = str(tiny_bert_folder(root / "tiny", layers=2, hidden=32))
+    torch.manual_seed(0)
+    save_scorer(build_scorer(ScorerConfig(kind="de", name=tiny, pooling="mean", query_max_length=16, passage_max_length=48)),
+                root / "de")
+    torch.manual_seed(1)
+    teacher = build_scorer(ScorerConfig(kind="ce", name=tiny, query_max_length=16, passage_max_length=48)).eval()
+    prepared = PreparedData(data)
+    store = PassageStore(data / "collection.tsv")
+    queries = {q.qid: q.text for q in prepared.queries("train")}
+    run = rerank(teacher, queries, {qid: store.pids for qid in queries}, store, progress=False)
+    (root / "ce.tsv").write_text("".join(f"{q}\t{p}\t{s!r}\n" for q, scores in run.items() for p, s in scores.items()))
+    out = root / "result.pt"
+    torchrun_two(WORKER, "--model", str(root / "de"), "--data", str(data), "--scores", str(root / "ce.tsv"), "--out", str(out))
+    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
+    single = BatchSampler(examples, store, 2 * worker.QUERIES_PER_RANK, worker.NEGATIVES, seed=worker.SEED).batch(worker.STEP)
+    expected = {}
+    for name, method in worker.methods(root / "de", read_teacher_scores(root / "ce.tsv", store, queries)).items():
+        (role, scorer), = method.trainables.items()
+        terms = method.backward(single, {role: scorer}, worker.STEP, 1, contextlib.nullcontext)
+        expected[name] = {"terms": terms, "grads": {n: p.grad for n, p in scorer.named_parameters() if p.grad is not None}}
+    return torch.load(out, weights_only=False), expected
+
+
+@pytest.mark.parametrize("name", ["warmup", "kd_file"])
+@pytest.mark.parametrize("label", ["uncached", "cached"])
+def test_the_ddp_step_cached_or_not_is_the_single_process_step(setup, name, label):
+    result, expected = setup
+    got, want = result[f"{name}/{label}"], expected[name]
+    assert got["terms"] == pytest.approx(want["terms"], rel=1e-9)
+    assert got["grads"].keys() == want["grads"].keys() and len(want["grads"]) > 10
+    for param, grad in want["grads"].items():
+        torch.testing.assert_close(got["grads"][param], grad, rtol=0, atol=1e-6, msg=f"{name} {label}: {param}")
