@@ -1,6 +1,11 @@
 """The stages end to end on a small embedded benchmark with tiny random models (prepare -> ... -> rerank)."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +29,8 @@ from stages import (
     warmup,
 )
 from tests.helpers import tiny_bert_folder
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -189,6 +196,16 @@ def test_a_teacher_scores_the_training_file_once_and_a_run_distills_from_the_tab
     (project / "data/scores/ce.tsv").unlink()
     score.main(["ce"])
     assert (project / "data/scores/ce.tsv").read_text().splitlines() == table
+    # torchrun: two processes split the shards; the joined table is the same pairs (scores up to rounding)
+    shutil.rmtree(project / "checkpoints/score-ce")
+    (project / "data/scores/ce.tsv").unlink()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+                           "stages.score", "ce"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split("\t") for line in (project / "data/scores/ce.tsv").read_text().splitlines()]
+    assert [r[:2] for r in rows] == [line.split("\t")[:2] for line in table]
+    assert all(abs(float(a[2]) - float(b.split("\t")[2])) < 1e-5 for a, b in zip(rows[1:], table[1:]))
 
     distill.main(["kd_live"])
     distill.main(["kd_file"])
