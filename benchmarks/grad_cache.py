@@ -44,7 +44,7 @@ def child(args) -> dict:
                                        passage_max_length=args.passage_length)).to(device).train()
     method = Warmup(scorer, "in_batch")
     step = GradCache(method, args.chunk) if args.cache else method
-    steps = batches(argparse.Namespace(seed=13, steps=args.repeats + 1, batch_queries=args.batch_queries,
+    steps = batches(argparse.Namespace(seed=13, steps=args.repeats + 1, batch_queries=args.batch_queries[0],
                                        negatives=args.negatives))
     if device.type == "cuda":
         torch.cuda.synchronize()
