@@ -57,10 +57,11 @@ def run(params: Params, name: str, params_file: str) -> None:
         teacher = load_scorer(config.teacher)
     method = Distill(student, teacher, config, train.candidates, seed=train.seed, key=f"distill_runs.{name}")
     if config.epochs is not None:  # passes over the file: one step takes batch_queries x world x grad_accum queries
-        per_rank = queries_per_rank_for_passes(len(examples), train.batch_queries, dist.world_size)
+        per_rank = queries_per_rank_for_passes(len(examples), train.batch_queries, dist.world_size, train.grad_accum)
         if per_rank != train.batch_queries:
-            log.warning("%s: %d training queries, fewer than a global batch of %d x %d: each step takes %d per process",
-                        name, len(examples), train.batch_queries, dist.world_size, per_rank)
+            log.warning("%s: %d training queries, fewer than a step of %d x %d processes x %d micro-batches: each "
+                        "micro-batch takes %d per process", name, len(examples), train.batch_queries, dist.world_size,
+                        train.grad_accum, per_rank)
             train = replace(train, batch_queries=per_rank)
         per_step = train.batch_queries * dist.world_size * train.grad_accum
         train = replace(train, steps=max(1, math.ceil(config.epochs * len(examples) / per_step)))

@@ -19,7 +19,7 @@ from lead.errors import as_command
 from lead.io import fingerprint
 from lead.models.factory import load_scorer
 from lead.pipeline import COLLECTION, family
-from lead.retrieval.scoring import join_shards, prepare_work, score_shards
+from lead.retrieval.scoring import join_shards, prepare_work, score_shards, wait_for_shards
 from lead.training.distributed import barrier, init_distributed
 from stages.common import pick, stage_args
 
@@ -33,16 +33,17 @@ def main(argv: list[str] | None = None) -> None:
     store = PassageStore(COLLECTION)
     examples = list(read_training_file(config.train_file, store))
     stage = family("score")
-    inputs = fingerprint(config.model, config.train_file, COLLECTION, extra=asdict(config))
     work = stage.path("checkpoints", args.name)
-    if dist.rank == 0:
-        prepare_work(work, inputs)
+    if dist.rank == 0:  # shards made for other inputs are deleted before any process looks for its own
+        prepare_work(work, fingerprint(config.model, config.train_file, COLLECTION, extra=asdict(config)))
     barrier()
     scorer = load_scorer(config.model, dist.device).eval()
     written = score_shards(scorer, examples, store, work, config.negatives, config.shard_queries, config.batch_size,
                            dist.rank, dist.world_size, progress=dist.rank == 0)
-    barrier()
     if dist.rank == 0:
+        # Processes finish apart (round-robin shards, some resumed): rank 0 waits for the files, not at a
+        # collective, whose timeout (NCCL: 10 minutes) a long shard would outlast.
+        wait_for_shards(work, len(examples), config.shard_queries)
         pairs = join_shards(work, len(examples), config.shard_queries, stage.path("scores", args.name))
         log.info("score.%s: %s (%s) scored %d pairs of %d queries from %s (%d shards scored now, the rest resumed)",
                  args.name, config.model, scorer.kind, pairs, len(examples), config.train_file, written)

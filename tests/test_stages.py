@@ -194,8 +194,10 @@ def test_a_teacher_scores_the_training_file_once_and_a_run_distills_from_the_tab
     assert len(shards) == 3  # 12 queries, 5 a shard
     shards[1].unlink()  # a killed run: the next one scores only the missing shard, and the table is the same
     (project / "data/scores/ce.tsv").unlink()
+    finished = {path: path.stat().st_mtime_ns for path in (shards[0], shards[2])}
     score.main(["ce"])
     assert (project / "data/scores/ce.tsv").read_text().splitlines() == table
+    assert shards[1].exists() and {path: path.stat().st_mtime_ns for path in finished} == finished
     # torchrun: two processes split the shards; the joined table is the same pairs (scores up to rounding)
     shutil.rmtree(project / "checkpoints/score-ce")
     (project / "data/scores/ce.tsv").unlink()

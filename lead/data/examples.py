@@ -134,16 +134,18 @@ class PassageStore:
             os.close(self._fd)
 
 
-def queries_per_rank_for_passes(queries: int, batch_queries: int, world_size: int) -> int:
-    """Queries per process for a run that makes passes over its file (``epochs``): ``batch_queries``, or, where
-    the file holds fewer queries than a global batch (a small divided set), as many as the file fills on every
-    process: one pass is then one step over all of it, as a data loader's last partial batch would be."""
-    if queries >= batch_queries * world_size:
+def queries_per_rank_for_passes(queries: int, batch_queries: int, world_size: int, grad_accum: int = 1) -> int:
+    """Queries per process and micro-batch for a run that makes passes over its file (``epochs``):
+    ``batch_queries``, or, where the file holds fewer queries than an optimiser step takes (a small divided set),
+    as many as the file fills on every process and micro-batch: one pass is then one step over all of it, as a
+    data loader's last partial batch would be."""
+    micro_batches = world_size * grad_accum
+    if queries >= batch_queries * micro_batches:
         return batch_queries
-    if queries < world_size:
-        raise ParamsValueError(f"only {queries} training queries for {world_size} processes: run on fewer processes "
-                               "(a divided set can be small)")
-    return queries // world_size
+    if queries < micro_batches:
+        raise ParamsValueError(f"only {queries} training queries for {world_size} processes x {grad_accum} accumulated "
+                               "micro-batches: lower train.grad_accum or the number of processes (a divided set can be small)")
+    return queries // micro_batches
 
 
 class BatchSampler:

@@ -3,15 +3,17 @@
 Every query of the training file is scored against its positives and its first ``negatives`` negatives (all of
 them by default) by any scorer in own-candidate mode, the way ``rerank`` scores a candidate list. The work is
 cut into shards of ``shard_queries`` queries, each written whole under ``<work>/shard-<i>.tsv`` (temporary name,
-then renamed), so a killed run resumes at the first missing shard; processes split the shards round-robin
-(``rank``, ``world_size``); the last step joins the shards into the table. The work folder's manifest names the
-scorer, file and settings (a fingerprint): shards made for anything else are deleted, never joined.
+then renamed), so a killed run skips the finished shards when it runs again. Processes split the shards
+round-robin (``rank``, ``world_size``); the first one joins them into the table once every shard's file is
+there. The work folder's manifest names the scorer, file and settings (a fingerprint): shards made for
+anything else are deleted, never joined.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -65,10 +67,20 @@ def score_shards(scorer: Scorer, examples: list[QueryExample], store: PassageSto
     return written
 
 
+def shard_paths(work: str | Path, queries: int, shard_queries: int) -> list[Path]:
+    return [Path(work) / f"shard-{i:05d}.tsv" for i in range(shard_count(queries, shard_queries))]
+
+
+def wait_for_shards(work: str | Path, queries: int, shard_queries: int, poll_s: float = 5.0) -> None:
+    """Until every shard exists (written by the other processes; torchrun stops this one if one of them fails)."""
+    while not all(path.exists() for path in shard_paths(work, queries, shard_queries)):
+        time.sleep(poll_s)
+
+
 def join_shards(work: str | Path, queries: int, shard_queries: int, out: str | Path) -> int:
     """Join every shard into ``out`` (written whole, with a ``qid pid score`` header); the number of pairs."""
     work = Path(work)
-    paths = [work / f"shard-{i:05d}.tsv" for i in range(shard_count(queries, shard_queries))]
+    paths = shard_paths(work, queries, shard_queries)
     missing = [p.name for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"{work}: shards {missing[:3]} are missing; run the stage again to finish them")

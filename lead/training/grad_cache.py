@@ -76,6 +76,8 @@ class GradCache(Method):
                     if leaf.grad is not None:
                         outputs.append(mine)
                         grads.append(leaf.grad.to(mine.dtype))
+                if not outputs:  # every loss term reads every query's encodings; a silent skip would desync DDP
+                    raise RuntimeError(f"the loss gave no gradient to the student's encodings of chunk {i}")
                 torch.autograd.backward(outputs, grads)
         return terms
 

@@ -50,7 +50,7 @@ class Trainer:
                  checkpoints: str | Path, logs: str | Path, dist: DistInfo = DistInfo(), fingerprint: str = "",
                  subfolders: bool | None = None):
         if config.grad_cache_queries:
-            method = GradCache(method, config.grad_cache_queries)
+            method = GradCache(method, config.grad_cache_queries, key=f"{Path(out).name}: train")
         self.method, self.sampler, self.config, self.dist = method, sampler, config, dist
         self.fingerprint = fingerprint  # of the run's inputs: checkpoints of other inputs are not resumed
         self.out, self.checkpoints, self.logs = Path(out), Path(checkpoints), Path(logs)

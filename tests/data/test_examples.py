@@ -188,5 +188,7 @@ def test_passes_over_a_file_smaller_than_a_global_batch_take_all_of_it_each_step
     assert queries_per_rank_for_passes(16, 8, 2) == 8
     assert queries_per_rank_for_passes(5, 8, 1) == 5  # PROD's divided set of 5 queries: one step is a pass
     assert queries_per_rank_for_passes(7, 8, 2) == 3  # every process the same share; one query left out
-    with pytest.raises(ValueError, match=r"only 1 training queries for 2 processes: run on fewer processes"):
+    assert queries_per_rank_for_passes(9, 8, 1, grad_accum=2) == 4  # a step of 2 micro-batches: still one pass
+    with pytest.raises(ValueError, match=r"only 1 training queries for 2 processes x 1 accumulated micro-batches: lower "
+                                         r"train\.grad_accum or the number of processes"):
         queries_per_rank_for_passes(1, 8, 2)

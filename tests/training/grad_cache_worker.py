@@ -1,12 +1,13 @@
 """One cached and one uncached DDP step per method, run by ``tests/training/test_grad_cache_ddp.py`` as
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/training/grad_cache_worker.py \\
-        --model DE_FOLDER --data PREPARED --scores SCORES.tsv --out RESULT.pt
+        --model DE_FOLDER --data PREPARED --scores SCORES.tsv --scores-own OWN.tsv --out RESULT.pt
 
 Each rank loads the saved dual encoder in float64, wraps it in DistributedDataParallel as ``Trainer`` does and
-takes its slice of the global batch (3 queries per rank, 2 negatives). For a warm-up with in-batch negatives and
-for KD from the score file (in-batch, gathered), it back-propagates the step uncached, then cached in chunks of
-one query. Rank 0 saves both all-reduced gradients and the logged terms for the test to compare with one process.
+takes its slice of the global batch (3 queries per rank, 2 negatives). For a warm-up with in-batch negatives, KD
+from a score file of every pair (in-batch, gathered) and KD from one that scores each query's own group only (the
+other gathered candidates left out of the teacher's rows), it back-propagates the step uncached, then cached in
+chunks of one query. Rank 0 saves both all-reduced gradients and the logged terms for the test to compare with one process.
 """
 
 from __future__ import annotations
@@ -36,15 +37,16 @@ KD = DistillConfig(student="s", teacher="t", kd="softmax", temperature=4.0, stud
                    layer_weight=0.0, teacher_trainable=False)
 
 
-def methods(model_folder: Path, scores, **_) -> dict:
+def methods(model_folder: Path, scores, scores_own) -> dict:
     """The methods the worker steps, each with a fresh float64 student (the test builds the same ones)."""
     return {"warmup": Warmup(load_scorer(model_folder).double().eval(), "in_batch"),
-            "kd_file": Distill(load_scorer(model_folder).double().eval(), scores, KD, "in_batch")}
+            "kd_file": Distill(load_scorer(model_folder).double().eval(), scores, KD, "in_batch"),
+            "kd_own_only": Distill(load_scorer(model_folder).double().eval(), scores_own, KD, "in_batch")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    for name in ("--model", "--data", "--scores", "--out"):
+    for name in ("--model", "--data", "--scores", "--scores-own", "--out"):
         parser.add_argument(name, type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -52,10 +54,11 @@ def main() -> None:
     prepared = PreparedData(args.data)
     examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
     store = PassageStore(args.data / "collection.tsv")
-    scores = read_teacher_scores(args.scores, store, {q.qid: q.text for q in prepared.queries("train")})
+    queries = {q.qid: q.text for q in prepared.queries("train")}
+    scores, scores_own = (read_teacher_scores(path, store, queries) for path in (args.scores, args.scores_own))
     batch = BatchSampler(examples, store, QUERIES_PER_RANK, NEGATIVES, seed=SEED, world_size=info.world_size).batch(STEP, info.rank)
     result = {}
-    for name, method in methods(args.model, scores).items():
+    for name, method in methods(args.model, scores, scores_own).items():
         (role, scorer), = method.trainables.items()
         models = {role: DistributedDataParallel(scorer)}
         for label, step in (("uncached", method), ("cached", GradCache(method, 1))):

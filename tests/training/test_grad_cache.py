@@ -126,3 +126,15 @@ def test_one_chunk_in_train_mode_replays_the_steps_dropout_masks(setup):
 def test_what_cannot_be_cached_is_refused_in_one_line(setup, make, message):
     with pytest.raises(ParamsValueError, match=f"train.grad_cache_queries: .*{message.split(': ')[-1]}"):
         GradCache(make(setup[4]), 2)
+
+
+def test_the_trainer_names_the_run_whose_cache_is_refused(setup, tmp_path):
+    from lead.config import TrainConfig
+    from lead.training.loop import Trainer
+
+    _, _, examples, store, folders = setup
+    method = Warmup(scorer(folders, "student", "ce"), "own")
+    config = TrainConfig(steps=1, batch_queries=2, negatives=1, candidates="own", grad_cache_queries=1)
+    with pytest.raises(ParamsValueError, match=r"^ce_teacher: train\.grad_cache_queries: .* this model is a ce model"):
+        Trainer(method, BatchSampler(examples, store, 2, 1), config, tmp_path / "models" / "ce_teacher", tmp_path / "c",
+                tmp_path / "l")

@@ -1,6 +1,6 @@
 """Under two gloo processes, a cached step's all-reduced gradients equal the uncached DDP step's and one process's
-over the global batch (float64, 1e-6): a warm-up with gathered in-batch negatives, and KD from a score file whose
-teacher rows cover the gathered candidates."""
+over the global batch (float64, 1e-6): a warm-up with gathered in-batch negatives, KD from a score file whose
+teacher rows cover the gathered candidates, and KD from one that scores each query's own group only."""
 
 from __future__ import annotations
 
@@ -43,19 +43,24 @@ def setup(tmp_path_factory):
     queries = {q.qid: q.text for q in prepared.queries("train")}
     run = rerank(teacher, queries, {qid: store.pids for qid in queries}, store, progress=False)
     (root / "ce.tsv").write_text("".join(f"{q}\t{p}\t{s!r}\n" for q, scores in run.items() for p, s in scores.items()))
-    out = root / "result.pt"
-    torchrun_two(WORKER, "--model", str(root / "de"), "--data", str(data), "--scores", str(root / "ce.tsv"), "--out", str(out))
     examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
     single = BatchSampler(examples, store, 2 * worker.QUERIES_PER_RANK, worker.NEGATIVES, seed=worker.SEED).batch(worker.STEP)
+    group = 1 + worker.NEGATIVES
+    (root / "ce_own.tsv").write_text("".join(f"{qid}\t{pid}\t{run[qid][pid]!r}\n" for i, qid in enumerate(single.qids)
+                                             for pid in single.pids[i * group:(i + 1) * group]))
+    out = root / "result.pt"
+    torchrun_two(WORKER, "--model", str(root / "de"), "--data", str(data), "--scores", str(root / "ce.tsv"),
+                 "--scores-own", str(root / "ce_own.tsv"), "--out", str(out))
     expected = {}
-    for name, method in worker.methods(root / "de", read_teacher_scores(root / "ce.tsv", store, queries)).items():
+    files = (read_teacher_scores(root / name, store, queries) for name in ("ce.tsv", "ce_own.tsv"))
+    for name, method in worker.methods(root / "de", *files).items():
         (role, scorer), = method.trainables.items()
         terms = method.backward(single, {role: scorer}, worker.STEP, 1, contextlib.nullcontext)
         expected[name] = {"terms": terms, "grads": {n: p.grad for n, p in scorer.named_parameters() if p.grad is not None}}
     return torch.load(out, weights_only=False), expected
 
 
-@pytest.mark.parametrize("name", ["warmup", "kd_file"])
+@pytest.mark.parametrize("name", ["warmup", "kd_file", "kd_own_only"])
 @pytest.mark.parametrize("label", ["uncached", "cached"])
 def test_the_ddp_step_cached_or_not_is_the_single_process_step(setup, name, label):
     result, expected = setup
@@ -64,3 +69,9 @@ def test_the_ddp_step_cached_or_not_is_the_single_process_step(setup, name, labe
     assert got["grads"].keys() == want["grads"].keys() and len(want["grads"]) > 10
     for param, grad in want["grads"].items():
         torch.testing.assert_close(got["grads"][param], grad, rtol=0, atol=1e-6, msg=f"{name} {label}: {param}")
+
+
+def test_a_file_of_own_groups_only_teaches_otherwise_than_one_of_every_pair(setup):
+    """The masked rows matter: the two files give other KD terms (so the test above exercises the masking)."""
+    result, _ = setup
+    assert result["kd_own_only/cached"]["terms"]["kd_softmax"] != pytest.approx(result["kd_file/cached"]["terms"]["kd_softmax"])
