@@ -114,7 +114,8 @@ def stale_stages(lock: dict, params: dict, baseline: dict, listing=_cached_listi
         recorded_before = {dep["path"]: dep.get("md5") for dep in before.get(name, {}).get("deps", [])}
         for dep in stage.get("deps", []):
             path, md5 = dep["path"], dep.get("md5")
-            folder = next((out for out in written if _inside(path, out)), None)
+            # the deepest output holding it: a lock can keep an old stage's entry for a parent folder
+            folder = max((out for out in written if _inside(path, out)), key=len, default=None)
             inner = [out for out in written if _inside(out, path)]
             if path in written:
                 source, out_md5 = written[path]

@@ -100,3 +100,20 @@ def test_a_folder_holding_other_stages_outputs():
 def test_dvc_lock_exponent_floats_read_as_floats():
     assert load_yaml("lr: 5e-05\nsteps: 13\nscale: 1.0\nname: 1e3x") == {
         "lr": 5e-05, "steps": 13, "scale": 1.0, "name": "1e3x"}
+
+
+def test_a_file_inside_nested_outputs_is_judged_by_the_deepest_one():
+    """A lock that still holds an old stage writing the parent folder (a stage since split into divide@<name>):
+    the file's own producer decides, not the leftover entry (which seed 14's experiment lock had)."""
+    lock = copy.deepcopy(BASELINE)
+    lock["stages"]["divide"] = {"deps": [{"path": "models/gone", "md5": "G.dir"}],
+                                "outs": [{"path": "data/divided", "md5": "D0.dir"}]}
+    lock["stages"]["divide@dpd"] = {"deps": [{"path": "models/s", "md5": "S1.dir"}],
+                                    "outs": [{"path": "data/divided/dpd", "md5": "D1.dir"}]}
+    lock["stages"]["distill@dpd"] = {"deps": [{"path": "data/divided/dpd/train.jsonl", "md5": "J"}],
+                                     "outs": [{"path": "models/dpd", "md5": "P.dir"}]}
+    baseline = copy.deepcopy(lock)
+    ran(lock, "divide@dpd", outs={"data/divided/dpd": "D2.dir"})
+    ran(lock, "distill@dpd", deps={"data/divided/dpd/train.jsonl": "J2"}, outs={"models/dpd": "P2.dir"})
+    listings = {"D2.dir": {"train.jsonl": "J2"}}
+    assert "distill@dpd" not in stale_stages(lock, PARAMS, baseline, listings.get)
