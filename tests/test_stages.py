@@ -111,6 +111,16 @@ def test_the_pipeline_runs_stage_by_stage(project):
     assert list((curves / "lambda").glob("teacher_layer*.tsv")) and list((curves / "layer_kl").glob("teacher_layer*.tsv"))
 
 
+def warm_up_miner_and_ce() -> None:
+    """The stages a distillation from the cross-encoder starts from: data, initial models, the miner, its
+    negatives, the cross-encoder trained on them."""
+    prepare.main([])
+    init.main([])
+    warmup.main(["miner"])
+    mine.main([])
+    warmup.main(["ce"])
+
+
 def test_the_prod_ladder_runs_step_by_step(project):
     """TPD with a DE teacher, a flash re-mine with its student, TPD with a cross-encoder teacher and LwF, the
     division, and DPD for one epoch over the divided set (descend negatives)."""
@@ -134,11 +144,7 @@ def test_the_prod_ladder_runs_step_by_step(project):
     params["divide"] = {"dpd": {"student": "models/tpd2/student", "teacher": "models/ce", "depth": 100, "keep": 5,
                                 "student_min": 0, "student_max": 99, "teacher_max": 99}}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    prepare.main([])
-    init.main([])
-    warmup.main(["miner"])
-    mine.main([])
-    warmup.main(["ce"])
+    warm_up_miner_and_ce()
 
     distill.main(["tpd1"])
     assert (project / "models/tpd1/student/scorer.json").exists() and not (project / "models/tpd1/teacher").exists()
@@ -180,11 +186,7 @@ def test_a_teacher_scores_the_training_file_once_and_a_run_distills_from_the_tab
             "train": {"candidates": "own", "negative_sampling": "descend", "negatives": 3}}
     params["distill_runs"] = {"kd_live": {**step, "teacher": "models/ce"}, "kd_file": {**step, "teacher": "data/scores/ce.tsv"}}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    prepare.main([])
-    init.main([])
-    warmup.main(["miner"])
-    mine.main([])
-    warmup.main(["ce"])
+    warm_up_miner_and_ce()
 
     score.main(["ce"])
     table = (project / "data/scores/ce.tsv").read_text().splitlines()

@@ -15,12 +15,14 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Iterator
 
 from tqdm.auto import tqdm
 
 from lead.data.examples import PassageStore, QueryExample
 from lead.io import atomic_open
 from lead.models.base import Scorer
+from lead.records import Run
 from lead.retrieval.mining import rerank
 
 
@@ -28,6 +30,11 @@ def candidates_of(example: QueryExample, negatives: int | None) -> list[str]:
     """A query's scored candidates: its positives, then its negatives (the first ``negatives`` of them)."""
     chosen = example.negatives if negatives is None else example.negatives[:negatives]
     return list(dict.fromkeys([*example.positives, *chosen]))
+
+
+def table_lines(run: Run) -> Iterator[str]:
+    """A run's scores as the table's lines, ``qid<TAB>pid<TAB>score`` (the score's repr: no digits lost)."""
+    return (f"{qid}\t{pid}\t{score!r}\n" for qid, scores in run.items() for pid, score in scores.items())
 
 
 def shard_count(queries: int, shard_queries: int) -> int:
@@ -61,8 +68,7 @@ def score_shards(scorer: Scorer, examples: list[QueryExample], store: PassageSto
         candidates = {example.qid: candidates_of(example, negatives) for example in chunk}
         run = rerank(scorer, queries, candidates, store, batch_size, progress=False)
         with atomic_open(path) as out:
-            for example in chunk:
-                out.writelines(f"{example.qid}\t{pid}\t{score!r}\n" for pid, score in run[example.qid].items())
+            out.writelines(table_lines(run))  # the chunk's queries in file order, as rerank returns them
         written += 1
     return written
 

@@ -17,6 +17,7 @@ from lead.data.teacher_scores import read_teacher_scores
 from lead.errors import ParamsValueError
 from lead.models.factory import build_scorer
 from lead.retrieval.mining import rerank
+from lead.retrieval.scoring import table_lines
 from lead.training.distill import Distill
 from lead.training.grad_cache import GradCache
 from lead.training.methods import Warmup
@@ -87,7 +88,7 @@ def test_kd_from_a_score_file_with_in_batch_candidates(setup):
     run = rerank(scorer(folders, "teacher", "ce").float(), queries, {qid: store.pids for qid in queries}, store,
                  progress=False)
     path = root / "ce.tsv"
-    path.write_text("".join(f"{qid}\t{pid}\t{s!r}\n" for qid, scores in run.items() for pid, s in scores.items()))
+    path.write_text("".join(table_lines(run)))
     config = DistillConfig(student="s", teacher="t", kd="softmax", temperature=4.0, student_weight=0.1,
                            response_weight=0.9, layer_weight=0.0, teacher_trainable=False, lwf_weight=1.0)
     method = Distill(scorer(folders, "student"), read_teacher_scores(path, store, queries), config, "in_batch")

@@ -18,6 +18,7 @@ from lead.data.synthetic import SyntheticConfig
 from lead.data.teacher_scores import read_teacher_scores
 from lead.models.factory import build_scorer, save_scorer
 from lead.retrieval.mining import rerank
+from lead.retrieval.scoring import table_lines
 from tests.helpers import tiny_bert_folder
 from tests.training import grad_cache_worker as worker
 from tests.training.test_ddp import torchrun_two
@@ -42,12 +43,12 @@ def setup(tmp_path_factory):
     store = PassageStore(data / "collection.tsv")
     queries = {q.qid: q.text for q in prepared.queries("train")}
     run = rerank(teacher, queries, {qid: store.pids for qid in queries}, store, progress=False)
-    (root / "ce.tsv").write_text("".join(f"{q}\t{p}\t{s!r}\n" for q, scores in run.items() for p, s in scores.items()))
+    (root / "ce.tsv").write_text("".join(table_lines(run)))
     examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
     single = BatchSampler(examples, store, 2 * worker.QUERIES_PER_RANK, worker.NEGATIVES, seed=worker.SEED).batch(worker.STEP)
     group = 1 + worker.NEGATIVES
-    (root / "ce_own.tsv").write_text("".join(f"{qid}\t{pid}\t{run[qid][pid]!r}\n" for i, qid in enumerate(single.qids)
-                                             for pid in single.pids[i * group:(i + 1) * group]))
+    own = {qid: {pid: run[qid][pid] for pid in single.pids[i * group:(i + 1) * group]} for i, qid in enumerate(single.qids)}
+    (root / "ce_own.tsv").write_text("".join(table_lines(own)))
     out = root / "result.pt"
     torchrun_two(WORKER, "--model", str(root / "de"), "--data", str(data), "--scores", str(root / "ce.tsv"),
                  "--scores-own", str(root / "ce_own.tsv"), "--out", str(out))

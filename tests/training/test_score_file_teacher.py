@@ -17,6 +17,7 @@ from lead.errors import ParamsValueError
 from lead.losses.kl import kl_divergence
 from lead.models.factory import build_scorer, save_scorer
 from lead.retrieval.mining import rerank
+from lead.retrieval.scoring import table_lines
 from lead.training.distill import Distill
 from lead.training.loop import Trainer
 from tests.helpers import tiny_bert_folder
@@ -47,7 +48,7 @@ def score_file(setup, teacher, name: str, pairs: dict[str, list[str]]):
     root, queries, _, store, _ = setup
     run = rerank(teacher, queries, pairs, store, batch_size=64, progress=False)
     path = root / f"{name}.tsv"
-    path.write_text("".join(f"{qid}\t{pid}\t{score!r}\n" for qid, scores in run.items() for pid, score in scores.items()))
+    path.write_text("".join(table_lines(run)))
     return read_teacher_scores(path, store, queries)
 
 
