@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from lead.config import DistillConfig
-from lead.errors import ParamsValueError
 from lead.data.teacher_scores import TeacherScores, check_score_file_run
+from lead.errors import ParamsValueError
 from lead.losses.terms import Inputs, distill_terms, reads, weighted_sum
 from lead.models.base import MASKED_SCORE, Scorer, Scores
 from lead.records import TextBatch
@@ -119,4 +119,3 @@ class Distill(Method):
         # The copy has the student's tokenizer and input view: it reads the student's tokens.
         entry, _ = candidate_scores(self.frozen["entry_student"], batch, self.own, role="student")
         return entry.final
-
