@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import BertConfig, BertModel
 
+from lead.config import DataConfig
+from lead.data.examples import PassageStore, QueryExample, examples_from_qrels
+from lead.data.prepared import PreparedData, prepare
 from lead.data.synthetic import (
     CITIES,
     FIRST_NAMES,
@@ -15,6 +19,7 @@ from lead.data.synthetic import (
     LAST_NAMES,
     OCCUPATIONS,
     QUERY_TEMPLATES,
+    SyntheticConfig,
 )
 from lead.models.pretrained import load_tokenizer
 
@@ -50,3 +55,38 @@ def wordpiece_bert_folder(folder: Path, hidden: int = 48, layers: int = 2, vocab
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A prepared benchmark's training side, as a training run reads it."""
+
+    folder: Path
+    prepared: PreparedData
+    examples: list[QueryExample]
+    store: PassageStore
+    queries: dict[str, str]  # training qid -> text
+
+    @classmethod
+    def read(cls, folder: str | Path) -> TrainingData:
+        folder = Path(folder)
+        prepared = PreparedData(folder)
+        train = prepared.queries("train")
+        return cls(folder, prepared, examples_from_qrels(train, prepared.qrels("train")),
+                   PassageStore(folder / "collection.tsv"), {q.qid: q.text for q in train})
+
+
+def synthetic_training_data(folder: Path, train_queries: int = 20, held_out: int = 5) -> TrainingData:
+    """Prepare a small synthetic benchmark into ``folder`` (``held_out`` dev and as many test queries)."""
+    synthetic = SyntheticConfig(train_queries=train_queries, dev_queries=held_out, test_queries=held_out,
+                                background_passages=5)
+    prepare(DataConfig(synthetic=synthetic), folder)
+    return TrainingData.read(folder)
+
+
+@dataclass(frozen=True)
+class TinySetup:
+    """A test module's shared fixture: its training data and its tiny model folders by role."""
+
+    data: TrainingData
+    folders: dict[str, str] = field(default_factory=dict)

@@ -22,8 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels  # noqa: E402
-from lead.data.prepared import PreparedData  # noqa: E402
+from lead.data.examples import BatchSampler  # noqa: E402
 from lead.models.factory import load_scorer  # noqa: E402
 from lead.training.distributed import (  # noqa: E402
     broadcast_object,
@@ -31,6 +30,7 @@ from lead.training.distributed import (  # noqa: E402
     init_distributed,
 )
 from lead.training.methods import Warmup  # noqa: E402
+from tests.helpers import TrainingData  # noqa: E402
 
 KINDS = ("de", "colbert", "ce")
 QUERIES_PER_RANK = 2
@@ -60,10 +60,8 @@ def main() -> None:
     (gathered * torch.arange(gathered.numel(), dtype=torch.float32).view(gathered.shape)).sum().backward()
     mine["gathered"], mine["gathered_grad"] = gathered.detach(), local.grad
 
-    prepared = PreparedData(args.data)
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    sampler = BatchSampler(examples, PassageStore(args.data / "collection.tsv"), QUERIES_PER_RANK, NEGATIVES,
-                           seed=SEED, world_size=info.world_size)
+    data = TrainingData.read(args.data)
+    sampler = BatchSampler(data.examples, data.store, QUERIES_PER_RANK, NEGATIVES, seed=SEED, world_size=info.world_size)
     batch = sampler.batch(args.step, rank)
     mine["qids"], mine["pids"] = batch.qids, batch.pids
 

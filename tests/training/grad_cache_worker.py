@@ -23,14 +23,14 @@ from torch.nn.parallel import DistributedDataParallel
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lead.config import DistillConfig  # noqa: E402
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels  # noqa: E402
-from lead.data.prepared import PreparedData  # noqa: E402
+from lead.data.examples import BatchSampler  # noqa: E402
 from lead.data.teacher_scores import read_teacher_scores  # noqa: E402
 from lead.models.factory import load_scorer  # noqa: E402
 from lead.training.distill import Distill  # noqa: E402
 from lead.training.distributed import init_distributed  # noqa: E402
 from lead.training.grad_cache import GradCache  # noqa: E402
 from lead.training.methods import Warmup  # noqa: E402
+from tests.helpers import TrainingData  # noqa: E402
 
 QUERIES_PER_RANK, NEGATIVES, SEED, STEP = 3, 2, 3, 0
 KD = DistillConfig(student="s", teacher="t", kd="softmax", temperature=4.0, student_weight=0.1, response_weight=0.9,
@@ -51,12 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     info = init_distributed()
-    prepared = PreparedData(args.data)
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    store = PassageStore(args.data / "collection.tsv")
-    queries = {q.qid: q.text for q in prepared.queries("train")}
-    scores, scores_own = (read_teacher_scores(path, store, queries) for path in (args.scores, args.scores_own))
-    batch = BatchSampler(examples, store, QUERIES_PER_RANK, NEGATIVES, seed=SEED, world_size=info.world_size).batch(STEP, info.rank)
+    data = TrainingData.read(args.data)
+    scores, scores_own = (read_teacher_scores(path, data.store, data.queries) for path in (args.scores, args.scores_own))
+    batch = BatchSampler(data.examples, data.store, QUERIES_PER_RANK, NEGATIVES, seed=SEED, world_size=info.world_size).batch(STEP, info.rank)
     result = {}
     for name, method in methods(args.model, scores, scores_own).items():
         (role, scorer), = method.trainables.items()

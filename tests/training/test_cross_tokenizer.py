@@ -11,22 +11,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lead.config import DataConfig, ScorerConfig
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
-from lead.data.prepared import PreparedData, prepare
-from lead.data.synthetic import SyntheticConfig
+from lead.config import ScorerConfig
+from lead.data.examples import BatchSampler
 from lead.models.factory import build_scorer
 from lead.records import TextBatch
-from tests.helpers import tiny_bert_folder, wordpiece_bert_folder
+from tests.helpers import synthetic_training_data, tiny_bert_folder, wordpiece_bert_folder
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("cross")
-    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=20, dev_queries=5, test_queries=5, background_passages=5)), root / "data")
-    prepared = PreparedData(root / "data")
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    batch = BatchSampler(examples, PassageStore(root / "data" / "collection.tsv"), 3, 2, seed=4).batch(0)
+    data = synthetic_training_data(root / "data")
+    batch = BatchSampler(data.examples, data.store, 3, 2, seed=4).batch(0)
     teacher_folder = str(tiny_bert_folder(root / "teacher", layers=4, hidden=32))
     student_folder = str(wordpiece_bert_folder(root / "student", hidden=48, layers=2, vocab_size=400))
     teachers = {

@@ -18,13 +18,11 @@ import pytest
 import torch
 import torch.distributed
 
-from lead.config import DataConfig, ScorerConfig
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
-from lead.data.prepared import PreparedData, prepare
-from lead.data.synthetic import SyntheticConfig
+from lead.config import ScorerConfig
+from lead.data.examples import BatchSampler
 from lead.models.factory import build_scorer, load_scorer, save_scorer
 from lead.training.methods import Warmup
-from tests.helpers import tiny_bert_folder
+from tests.helpers import synthetic_training_data, tiny_bert_folder
 from tests.training import ddp_worker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,22 +41,20 @@ def setup(tmp_path_factory):
     if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
         pytest.skip("this torch build has no torch.distributed with the gloo backend")
     root = tmp_path_factory.mktemp("ddp")
-    data = root / "data"
-    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=20, dev_queries=5, test_queries=5, background_passages=5)), data)
+    training = synthetic_training_data(root / "data")
     tiny = str(tiny_bert_folder(root / "tiny", layers=2, hidden=32))
     models = root / "models"
     for kind, config in CONFIGS.items():
         torch.manual_seed(0)
         save_scorer(build_scorer(ScorerConfig(name=tiny, query_max_length=16, passage_max_length=128, **config)), models / kind)
-    prepared = PreparedData(data)
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    store = PassageStore(data / "collection.tsv")
     # A step whose two rank slices pad their passages to different lengths: the gathers must pad and mask.
-    split = BatchSampler(examples, store, ddp_worker.QUERIES_PER_RANK, ddp_worker.NEGATIVES, seed=ddp_worker.SEED, world_size=2)
+    split = BatchSampler(training.examples, training.store, ddp_worker.QUERIES_PER_RANK, ddp_worker.NEGATIVES,
+                         seed=ddp_worker.SEED, world_size=2)
     colbert = load_scorer(models / "colbert")
     lengths = lambda step, rank: colbert.tokenize(split.batch(step, rank))["p_input_ids"].shape[1]  # noqa: E731
     step = next(s for s in range(20) if lengths(s, 0) != lengths(s, 1))
-    return dict(root=root, data=data, models=models, examples=examples, store=store, step=step)
+    return dict(root=root, data=training.folder, models=models, examples=training.examples, store=training.store,
+                step=step)
 
 
 def torchrun_two(worker: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -10,31 +10,24 @@ import math
 import pytest
 import torch
 
-from lead.config import DataConfig, DistillConfig, ScorerConfig, TrainConfig
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
-from lead.data.prepared import PreparedData, prepare
-from lead.data.synthetic import SyntheticConfig
+from lead.config import DistillConfig, ScorerConfig, TrainConfig
+from lead.data.examples import BatchSampler
 from lead.losses.contrastive import contrastive_nll
 from lead.losses.kd import kd_loss, kd_softmax
 from lead.models.factory import build_scorer
 from lead.training.distill import Distill
 from lead.training.loop import Trainer
-from tests.helpers import tiny_bert_folder, wordpiece_bert_folder
+from tests.helpers import TinySetup, synthetic_training_data, tiny_bert_folder, wordpiece_bert_folder
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory) -> TinySetup:
     root = tmp_path_factory.mktemp("distill")
-    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=20, dev_queries=5, test_queries=5, background_passages=5)), root / "data")
-    prepared = PreparedData(root / "data")
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    store = PassageStore(root / "data" / "collection.tsv")
-    folders = {
+    return TinySetup(synthetic_training_data(root / "data"), {
         "teacher": str(tiny_bert_folder(root / "teacher", layers=4, hidden=32, seed=1)),
         "student": str(tiny_bert_folder(root / "student", layers=2, hidden=32, seed=2)),
         "wordpiece": str(wordpiece_bert_folder(root / "wordpiece", hidden=48, layers=2, vocab_size=400)),
-    }
-    return examples, store, folders
+    })
 
 
 def scorer(folders, role: str, kind: str = "de", seed: int = 0, **options):
@@ -43,9 +36,8 @@ def scorer(folders, role: str, kind: str = "de", seed: int = 0, **options):
                                      passage_max_length=48, **options)).eval()  # eval: no dropout, repeatable losses
 
 
-def batch(setup, group: int = 3, step: int = 0):
-    examples, store, _ = setup
-    return BatchSampler(examples, store, 3, group - 1, seed=4).batch(step)
+def batch(setup: TinySetup, group: int = 3, step: int = 0):
+    return BatchSampler(setup.data.examples, setup.data.store, 3, group - 1, seed=4).batch(step)
 
 
 def run(method: Distill, text_batch, step: int = 0):
@@ -56,7 +48,7 @@ def run(method: Distill, text_batch, step: int = 0):
 
 @pytest.mark.parametrize("kind", ["de", "colbert"])
 def test_total_is_the_weighted_sum_of_the_logged_terms(setup, kind):
-    _, _, folders = setup
+    folders = setup.folders
     config = DistillConfig(student="s", teacher="t", layers=2, student_weight=0.5, teacher_weight=2.0,
                            response_weight=3.0, layer_weight=0.7, layer_temperature=10.0)
     method = Distill(scorer(folders, "student"), scorer(folders, "teacher", kind), config)
@@ -93,7 +85,7 @@ def test_the_loss_is_the_spec_formula_recomputed_from_the_score_matrices(setup, 
     """Spec A.6 written out independently of lead/losses: NLLs, KL(P_tau(T) || P(S)) and, for a trained teacher,
     KL(P_tau(S) || P(T)); layer KLs re-weighted by softmax(-NLL_teacher_layer / tau_L) (uniform 1/k without
     re-weighting); temperatures other than 1, a frozen teacher, a cross-encoder's own candidates."""
-    _, _, folders = setup
+    folders = setup.folders
     student, teacher = scorer(folders, "student"), scorer(folders, "teacher", kind)
     config = DistillConfig(student="s", teacher="t", layers=2, temperature=tau, layer_temperature=tau_layers,
                            reweight=reweight, teacher_trainable=trainable, student_weight=0.5, teacher_weight=2.0,
@@ -116,7 +108,7 @@ def test_the_loss_is_the_spec_formula_recomputed_from_the_score_matrices(setup, 
 
 
 def test_a_cross_encoder_teacher_restricts_the_student_to_its_own_candidates(setup):
-    _, _, folders = setup
+    folders = setup.folders
     method = Distill(scorer(folders, "student"), scorer(folders, "teacher", "ce"), DistillConfig(student="s", teacher="t"))
     assert method.own
     b = batch(setup, group=4)
@@ -127,7 +119,7 @@ def test_a_cross_encoder_teacher_restricts_the_student_to_its_own_candidates(set
 
 
 def test_response_only_kd_computes_no_layer_scores(setup, monkeypatch):
-    _, _, folders = setup
+    folders = setup.folders
     student, teacher = scorer(folders, "student"), scorer(folders, "teacher")
     asked = []
     for model in (student, teacher):
@@ -140,7 +132,7 @@ def test_response_only_kd_computes_no_layer_scores(setup, monkeypatch):
 
 
 def _gradients(setup, **overrides):
-    _, _, folders = setup
+    folders = setup.folders
     student, teacher = scorer(folders, "student"), scorer(folders, "teacher")
     method = Distill(student, teacher, DistillConfig(student="s", teacher="t", layers=2, **overrides))
     loss, _ = run(method, batch(setup))
@@ -167,7 +159,7 @@ def test_a_frozen_teacher_is_not_trained_and_gets_no_gradient(setup):
 def test_a_student_with_its_own_vocabulary_learns_from_the_teacher(setup, tmp_path):
     """LEAD between different tokenizers and hidden sizes: a 400-word WordPiece student (hidden 48) and a
     MiniLM-vocabulary teacher (hidden 32); a few steps of the training loop lower the distillation loss."""
-    examples, store, folders = setup
+    examples, store, folders = setup.data.examples, setup.data.store, setup.folders
     # a peaked teacher (cosine x 20) so there is a distribution to learn; distillation terms only
     student, teacher = scorer(folders, "wordpiece"), scorer(folders, "teacher", similarity="cosine", scale=20.0)
     assert len(student.tokenizer) != len(teacher.tokenizer)
@@ -189,7 +181,7 @@ def test_a_student_with_its_own_vocabulary_learns_from_the_teacher(setup, tmp_pa
 
 
 def test_the_jointly_trained_teacher_gets_its_own_learning_rate(setup, tmp_path):
-    examples, store, folders = setup
+    examples, store, folders = setup.data.examples, setup.data.store, setup.folders
     method = Distill(scorer(folders, "student"), scorer(folders, "teacher"), DistillConfig(student="s", teacher="t", teacher_lr=1e-5))
     train = TrainConfig(steps=1, lr=1e-3, warmup_ratio=0.0)
     trainer = Trainer(method, BatchSampler(examples, store, 3, 2, seed=4), train, tmp_path / "o", tmp_path / "c", tmp_path / "l")
@@ -197,7 +189,7 @@ def test_the_jointly_trained_teacher_gets_its_own_learning_rate(setup, tmp_path)
 
 
 def test_virt_adds_its_term_to_the_total(setup):
-    _, _, folders = setup
+    folders = setup.folders
     config = DistillConfig(student="s", teacher="t", layers=1, layer_weight=0.0, virt_weight=2.0)
     method = Distill(scorer(folders, "student"), scorer(folders, "teacher", "colbert"), config)
     loss, terms = run(method, batch(setup))
@@ -209,7 +201,7 @@ def test_virt_adds_its_term_to_the_total(setup):
 def test_a_prod_step_is_nll_plus_tempered_kd_plus_lwf(setup):
     """PROD's TPD loss with a frozen cross-encoder teacher: 0.1 NLL + 0.9 KD_softmax(T=4) + 1.0 LwF, over each
     query's own candidates; LwF is zero while the student still equals its entry copy, positive once it moved."""
-    _, _, folders = setup
+    folders = setup.folders
     config = DistillConfig(student="s", teacher="t", kd="softmax", temperature=4.0, student_weight=0.1,
                            response_weight=0.9, layer_weight=0.0, teacher_trainable=False, lwf_weight=1.0)
     student, teacher = scorer(folders, "student"), scorer(folders, "teacher", "ce")
@@ -247,7 +239,7 @@ def test_a_prod_step_is_nll_plus_tempered_kd_plus_lwf(setup):
 
 @pytest.mark.parametrize("kind", ["logit", "dkd", "prob"])
 def test_every_kd_variant_is_a_param_of_the_same_path(setup, kind):
-    _, _, folders = setup
+    folders = setup.folders
     config = DistillConfig(student="s", teacher="t", kd=kind, temperature=2.0, layer_weight=0.0, teacher_trainable=False)
     student, teacher = scorer(folders, "student"), scorer(folders, "teacher")
     b = batch(setup)
@@ -260,7 +252,7 @@ def test_every_kd_variant_is_a_param_of_the_same_path(setup, kind):
 def test_normalised_colbert_teacher_layers_are_bounded_maxsim(setup):
     """Raw hidden-state MaxSim (the reference) is unbounded; with normalize_teacher_layers each query token
     contributes a cosine, so a per-layer score is at most the query length."""
-    _, _, folders = setup
+    folders = setup.folders
     b = batch(setup)
     config = DistillConfig(student="s", teacher="t", layers=2, selection="fixed", student_layers=[1, 2], teacher_layers=[3, 4])
     raw_teacher = scorer(folders, "teacher", "colbert")

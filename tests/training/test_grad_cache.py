@@ -9,10 +9,8 @@ import contextlib
 import pytest
 import torch
 
-from lead.config import DataConfig, DistillConfig, ScorerConfig
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
-from lead.data.prepared import PreparedData, prepare
-from lead.data.synthetic import SyntheticConfig
+from lead.config import DistillConfig, ScorerConfig
+from lead.data.examples import BatchSampler
 from lead.data.teacher_scores import read_teacher_scores
 from lead.errors import ParamsValueError
 from lead.models.factory import build_scorer
@@ -21,20 +19,15 @@ from lead.retrieval.scoring import table_lines
 from lead.training.distill import Distill
 from lead.training.grad_cache import GradCache
 from lead.training.methods import Warmup
-from tests.helpers import tiny_bert_folder
+from tests.helpers import TinySetup, synthetic_training_data, tiny_bert_folder
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory) -> TinySetup:
     root = tmp_path_factory.mktemp("grad_cache")
-    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=12, dev_queries=3, test_queries=3, background_passages=5)),
-            root / "data")
-    prepared = PreparedData(root / "data")
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    store = PassageStore(root / "data" / "collection.tsv")
-    folders = {"student": str(tiny_bert_folder(root / "student", layers=3, hidden=32, seed=2)),
-               "teacher": str(tiny_bert_folder(root / "teacher", layers=2, hidden=32, seed=1))}
-    return root, prepared, examples, store, folders
+    return TinySetup(synthetic_training_data(root / "data", train_queries=12, held_out=3),
+                     {"student": str(tiny_bert_folder(root / "student", layers=3, hidden=32, seed=2)),
+                      "teacher": str(tiny_bert_folder(root / "teacher", layers=2, hidden=32, seed=1))})
 
 
 def scorer(folders, role: str, kind: str = "de", train: bool = False):
@@ -64,30 +57,28 @@ def assert_same(uncached, cached):
         torch.testing.assert_close(cached_grads[name], grads[name], rtol=0, atol=1e-6, msg=name)
 
 
-def batch_of(setup, queries: int = 6, negatives: int = 2, step: int = 0):
-    _, _, examples, store, _ = setup
-    return BatchSampler(examples, store, queries, negatives, seed=3).batch(step)
+def batch_of(setup: TinySetup, queries: int = 6, negatives: int = 2, step: int = 0):
+    return BatchSampler(setup.data.examples, setup.data.store, queries, negatives, seed=3).batch(step)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 4])
 def test_a_warmup_with_in_batch_negatives(setup, chunk):
-    method = Warmup(scorer(setup[4], "student"), "in_batch")
+    method = Warmup(scorer(setup.folders, "student"), "in_batch")
     batch = batch_of(setup)
     assert_same(gradients(method, batch), gradients(method, batch, chunk))
 
 
 def test_deep_supervision_caches_the_inner_layers_too(setup):
-    method = Warmup(scorer(setup[4], "student"), "in_batch", layer_weight=0.5)
+    method = Warmup(scorer(setup.folders, "student"), "in_batch", layer_weight=0.5)
     batch = batch_of(setup)
     assert_same(gradients(method, batch), gradients(method, batch, 2))
 
 
 def test_kd_from_a_score_file_with_in_batch_candidates(setup):
-    root, prepared, examples, store, folders = setup
-    queries = {q.qid: q.text for q in prepared.queries("train")}
+    queries, store, folders = setup.data.queries, setup.data.store, setup.folders
     run = rerank(scorer(folders, "teacher", "ce").float(), queries, {qid: store.pids for qid in queries}, store,
                  progress=False)
-    path = root / "ce.tsv"
+    path = setup.data.folder.parent / "ce.tsv"
     path.write_text("".join(table_lines(run)))
     config = DistillConfig(student="s", teacher="t", kd="softmax", temperature=4.0, student_weight=0.1,
                            response_weight=0.9, layer_weight=0.0, teacher_trainable=False, lwf_weight=1.0)
@@ -100,7 +91,7 @@ def test_kd_from_a_score_file_with_in_batch_candidates(setup):
 
 
 def test_leads_layer_term_with_a_frozen_teacher(setup):
-    folders = setup[4]
+    folders = setup.folders
     config = DistillConfig(student="s", teacher="t", layers=2, layer_weight=1.0, teacher_trainable=False)
     method = Distill(scorer(folders, "student"), scorer(folders, "teacher"), config, "in_batch")
     batch = batch_of(setup)
@@ -110,7 +101,7 @@ def test_leads_layer_term_with_a_frozen_teacher(setup):
 
 
 def test_one_chunk_in_train_mode_replays_the_steps_dropout_masks(setup):
-    method = Warmup(scorer(setup[4], "student", train=True), "in_batch")
+    method = Warmup(scorer(setup.folders, "student", train=True), "in_batch")
     batch = batch_of(setup)
     uncached = gradients(method, batch)
     assert_same(uncached, gradients(method, batch, 6))  # one chunk of all 6 queries: the same random draws
@@ -126,14 +117,14 @@ def test_one_chunk_in_train_mode_replays_the_steps_dropout_masks(setup):
 ])
 def test_what_cannot_be_cached_is_refused_in_one_line(setup, make, message):
     with pytest.raises(ParamsValueError, match=f"train.grad_cache_queries: .*{message.split(': ')[-1]}"):
-        GradCache(make(setup[4]), 2)
+        GradCache(make(setup.folders), 2)
 
 
 def test_the_trainer_names_the_run_whose_cache_is_refused(setup, tmp_path):
     from lead.config import TrainConfig
     from lead.training.loop import Trainer
 
-    _, _, examples, store, folders = setup
+    examples, store, folders = setup.data.examples, setup.data.store, setup.folders
     method = Warmup(scorer(folders, "student", "ce"), "own")
     config = TrainConfig(steps=1, batch_queries=2, negatives=1, candidates="own", grad_cache_queries=1)
     with pytest.raises(ParamsValueError, match=r"^ce_teacher: train\.grad_cache_queries: .* this model is a ce model"):

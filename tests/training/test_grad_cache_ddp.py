@@ -11,15 +11,13 @@ import pytest
 import torch
 import torch.distributed
 
-from lead.config import DataConfig, ScorerConfig
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
-from lead.data.prepared import PreparedData, prepare
-from lead.data.synthetic import SyntheticConfig
+from lead.config import ScorerConfig
+from lead.data.examples import BatchSampler
 from lead.data.teacher_scores import read_teacher_scores
 from lead.models.factory import build_scorer, save_scorer
 from lead.retrieval.mining import rerank
 from lead.retrieval.scoring import table_lines
-from tests.helpers import tiny_bert_folder
+from tests.helpers import synthetic_training_data, tiny_bert_folder
 from tests.training import grad_cache_worker as worker
 from tests.training.test_ddp import torchrun_two
 
@@ -31,21 +29,18 @@ def setup(tmp_path_factory):
     if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
         pytest.skip("this torch build has no torch.distributed with the gloo backend")
     root = tmp_path_factory.mktemp("grad_cache_ddp")
-    data = root / "data"
-    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=12, dev_queries=3, test_queries=3, background_passages=5)), data)
+    training = synthetic_training_data(root / "data", train_queries=12, held_out=3)
+    data, store, queries = training.folder, training.store, training.queries
     tiny = str(tiny_bert_folder(root / "tiny", layers=2, hidden=32))
     torch.manual_seed(0)
     save_scorer(build_scorer(ScorerConfig(kind="de", name=tiny, pooling="mean", query_max_length=16, passage_max_length=48)),
                 root / "de")
     torch.manual_seed(1)
     teacher = build_scorer(ScorerConfig(kind="ce", name=tiny, query_max_length=16, passage_max_length=48)).eval()
-    prepared = PreparedData(data)
-    store = PassageStore(data / "collection.tsv")
-    queries = {q.qid: q.text for q in prepared.queries("train")}
     run = rerank(teacher, queries, {qid: store.pids for qid in queries}, store, progress=False)
     (root / "ce.tsv").write_text("".join(table_lines(run)))
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    single = BatchSampler(examples, store, 2 * worker.QUERIES_PER_RANK, worker.NEGATIVES, seed=worker.SEED).batch(worker.STEP)
+    single = BatchSampler(training.examples, store, 2 * worker.QUERIES_PER_RANK, worker.NEGATIVES,
+                          seed=worker.SEED).batch(worker.STEP)
     group = 1 + worker.NEGATIVES
     own = {qid: {pid: run[qid][pid] for pid in single.pids[i * group:(i + 1) * group]} for i, qid in enumerate(single.qids)}
     (root / "ce_own.tsv").write_text("".join(table_lines(own)))

@@ -18,33 +18,28 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertConfig, BertModel
 
-from lead.config import DataConfig, ScorerConfig, TrainConfig
-from lead.data.examples import (
-    BatchSampler,
-    PassageStore,
-    QueryExample,
-    examples_from_qrels,
-)
-from lead.data.prepared import PreparedData, prepare
-from lead.data.synthetic import SyntheticConfig
+from lead.config import ScorerConfig, TrainConfig
+from lead.data.examples import BatchSampler, PassageStore, QueryExample
 from lead.errors import OutOfMemory
 from lead.models.factory import build_scorer
 from lead.models.pretrained import load_tokenizer
 from lead.training.loop import CheckpointError, Trainer
 from lead.training.methods import Warmup
-from tests.helpers import tiny_bert_folder
+from tests.helpers import TrainingData, synthetic_training_data, tiny_bert_folder
 
 REPO = Path(__file__).resolve().parents[2]
-SMALL = SyntheticConfig(train_queries=20, dev_queries=5, test_queries=5, background_passages=5)
 
 
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("prepared") / "data"
-    prepare(DataConfig(synthetic=SMALL), folder)
-    return folder
+def training(tmp_path_factory) -> TrainingData:
+    return synthetic_training_data(tmp_path_factory.mktemp("prepared") / "data")
+
+
+@pytest.fixture(scope="module")
+def data(training) -> Path:
+    return training.folder
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +48,13 @@ def tiny(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def examples(data) -> list[QueryExample]:
-    prepared = PreparedData(data)
-    return examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
+def examples(training) -> list[QueryExample]:
+    return training.examples
 
 
 @pytest.fixture(scope="module")
-def store(data) -> PassageStore:
-    return PassageStore(data / "collection.tsv")
+def store(training) -> PassageStore:
+    return training.store
 
 
 def de_config(tiny: str) -> ScorerConfig:

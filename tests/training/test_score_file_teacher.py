@@ -8,33 +8,25 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lead.config import DataConfig, DistillConfig, ScorerConfig, TrainConfig
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
-from lead.data.prepared import PreparedData, prepare
-from lead.data.synthetic import SyntheticConfig
+from lead.config import DistillConfig, ScorerConfig, TrainConfig
+from lead.data.examples import BatchSampler
 from lead.data.teacher_scores import read_teacher_scores
 from lead.errors import ParamsValueError
 from lead.losses.kl import kl_divergence
-from lead.models.factory import build_scorer, save_scorer
+from lead.models.factory import build_scorer
 from lead.retrieval.mining import rerank
 from lead.retrieval.scoring import table_lines
 from lead.training.distill import Distill
 from lead.training.loop import Trainer
-from tests.helpers import tiny_bert_folder
+from tests.helpers import TinySetup, synthetic_training_data, tiny_bert_folder
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory) -> TinySetup:
     root = tmp_path_factory.mktemp("score_file")
-    prepare(DataConfig(synthetic=SyntheticConfig(train_queries=12, dev_queries=3, test_queries=3, background_passages=5)),
-            root / "data")
-    prepared = PreparedData(root / "data")
-    queries = {q.qid: q.text for q in prepared.queries("train")}
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    store = PassageStore(root / "data" / "collection.tsv")
-    folders = {"teacher": str(tiny_bert_folder(root / "teacher", layers=2, hidden=32, seed=1)),
-               "student": str(tiny_bert_folder(root / "student", layers=2, hidden=32, seed=2))}
-    return root, queries, examples, store, folders
+    return TinySetup(synthetic_training_data(root / "data", train_queries=12, held_out=3),
+                     {"teacher": str(tiny_bert_folder(root / "teacher", layers=2, hidden=32, seed=1)),
+                      "student": str(tiny_bert_folder(root / "student", layers=2, hidden=32, seed=2))})
 
 
 def scorer(folders, role: str, kind: str = "de"):
@@ -43,17 +35,17 @@ def scorer(folders, role: str, kind: str = "de"):
                                      passage_max_length=48)).eval()
 
 
-def score_file(setup, teacher, name: str, pairs: dict[str, list[str]]):
+def score_file(setup: TinySetup, teacher, name: str, pairs: dict[str, list[str]]):
     """The live teacher's scores of ``pairs`` (qid -> pids) written as a qid/pid/score table."""
-    root, queries, _, store, _ = setup
+    queries, store = setup.data.queries, setup.data.store
     run = rerank(teacher, queries, pairs, store, batch_size=64, progress=False)
-    path = root / f"{name}.tsv"
+    path = setup.data.folder.parent / f"{name}.tsv"
     path.write_text("".join(table_lines(run)))
     return read_teacher_scores(path, store, queries)
 
 
-def train(setup, teacher, config: DistillConfig, candidates: str, out) -> dict[str, torch.Tensor]:
-    _, _, examples, store, folders = setup
+def train(setup: TinySetup, teacher, config: DistillConfig, candidates: str, out) -> dict[str, torch.Tensor]:
+    examples, store, folders = setup.data.examples, setup.data.store, setup.folders
     student = scorer(folders, "student")
     method = Distill(student, teacher, config, candidates)
     train_config = TrainConfig(steps=3, batch_queries=3, negatives=2, lr=1e-3, warmup_ratio=0.0, checkpoint_every=100,
@@ -70,7 +62,7 @@ LEAD_RESPONSE = DistillConfig(student="s", teacher="t", layer_weight=0.0, teache
 
 @pytest.mark.parametrize("kind, candidates, config", [("ce", "own", KD), ("de", "in_batch", LEAD_RESPONSE)])
 def test_a_file_of_the_live_teachers_scores_trains_the_same_student(setup, tmp_path, kind, candidates, config):
-    root, queries, _, store, folders = setup
+    queries, store, folders = setup.data.queries, setup.data.store, setup.folders
     teacher = scorer(folders, "teacher", kind)
     live = train(setup, teacher, config, candidates, tmp_path / "live")
     every_pair = {qid: list(store.pids) for qid in queries}  # random negatives and in-batch: any passage may come
@@ -87,7 +79,7 @@ def test_in_batch_candidates_the_file_does_not_score_leave_the_teachers_distribu
     """A file that scores each query's own group only: the teacher row puts zero probability on the other
     queries' candidates (the student's row keeps them), so the forward KL reads the student there only through
     its normaliser."""
-    _, _, examples, store, folders = setup
+    examples, store, folders = setup.data.examples, setup.data.store, setup.folders
     teacher = scorer(folders, "teacher")
     batch = BatchSampler(examples, store, 3, 2, seed=5).batch(0)
     own_groups = {qid: batch.pids[i * 3:(i + 1) * 3] for i, qid in enumerate(batch.qids)}
@@ -112,7 +104,7 @@ def test_in_batch_candidates_the_file_does_not_score_leave_the_teachers_distribu
     ({"kd": "logit"}, "kd: logit needs a teacher score for every candidate"),
 ])
 def test_what_a_file_cannot_give_is_refused_in_one_line(setup, overrides, message):
-    _, queries, _, store, folders = setup
+    queries, store, folders = setup.data.queries, setup.data.store, setup.folders
     values = {"student": "s", "teacher": "t", "layer_weight": 0.0, "teacher_trainable": False, **overrides}
     scores = score_file(setup, scorer(folders, "teacher"), "few", {next(iter(queries)): store.pids[:2]})
     with pytest.raises(ParamsValueError, match=f"distill_runs.x: {message}"):

@@ -9,24 +9,18 @@ import logging
 import pytest
 import torch
 
-from lead.config import DataConfig, ScorerConfig, WarmupConfig
-from lead.data.examples import BatchSampler, PassageStore, examples_from_qrels
-from lead.data.prepared import PreparedData, prepare
-from lead.data.synthetic import SyntheticConfig
+from lead.config import ScorerConfig, WarmupConfig
+from lead.data.examples import BatchSampler
 from lead.models.factory import build_scorer
 from lead.training.methods import Warmup
-from tests.helpers import tiny_bert_folder
-
-SMALL = SyntheticConfig(train_queries=20, dev_queries=5, test_queries=5, background_passages=5)
+from tests.helpers import synthetic_training_data, tiny_bert_folder
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     folder = tmp_path_factory.mktemp("prepared") / "data"
-    prepare(DataConfig(synthetic=SMALL), folder)
-    prepared = PreparedData(folder)
-    examples = examples_from_qrels(prepared.queries("train"), prepared.qrels("train"))
-    return BatchSampler(examples, PassageStore(folder / "collection.tsv"), 4, 1, seed=5).batch(0)  # 4 x 8 candidates
+    data = synthetic_training_data(folder)
+    return BatchSampler(data.examples, data.store, 4, 1, seed=5).batch(0)  # 4 x 8 candidates
 
 
 @pytest.fixture(scope="module")
