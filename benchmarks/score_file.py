@@ -29,27 +29,23 @@ from safetensors.torch import load_file
 
 from benchmarks.paired import shown_p, sign_flip_p
 from lead.config import load_params
-from lead.data.examples import BatchSampler, PassageStore, read_training_file
+from lead.data.examples import PassageStore, read_training_file
 from lead.data.prepared import PreparedData
 from lead.data.teacher_scores import read_teacher_scores
 from lead.evaluation.dense import evaluate_scorer
 from lead.evaluation.metrics import evaluate_per_query
 from lead.models.factory import load_scorer
 from lead.retrieval.scoring import join_shards, prepare_work, score_shards
-from lead.seeding import seed_everything
-from lead.training.distill import Distill
 from lead.training.loop import Trainer
+from lead.training.runs import build_distill_run
 
 
-def train(project: Path, params, name: str, teacher, store, examples, out: Path) -> tuple[float, Path]:
-    config, train_config = params.distill_run(name)
-    seed_everything(train_config.seed)
-    student = load_scorer(project / config.student)
-    method = Distill(student, teacher, config, train_config.candidates, seed=train_config.seed, key=f"distill_runs.{name}")
-    sampler = BatchSampler(examples, store, train_config.batch_queries, train_config.negatives, train_config.negative_sampling,
-                           train_config.seed, 1, train_config.mask_accidental_positives)
+def train(project: Path, params, name: str, teacher, out: Path) -> tuple[float, Path]:
+    """Run ``name`` of the checkout at ``project`` (the stage's own wiring) with ``teacher``; its time and student."""
+    built = build_distill_run(params, name, root=project, teacher=teacher)
     started = time.perf_counter()
-    Trainer(method, sampler, train_config, out / "model", out / "checkpoints", out / "logs", subfolders=True).train()
+    Trainer(built.method, built.sampler, built.train, out / "model", out / "checkpoints", out / "logs",
+            subfolders=True).train()
     return time.perf_counter() - started, out / "model" / "student"
 
 
@@ -72,11 +68,11 @@ def main(argv: list[str] | None = None) -> None:
         score_shards(teacher, examples, store, work / "shards", batch_size=args.batch_size)
         pairs = join_shards(work / "shards", len(examples), 10_000, work / "scores.tsv")
         score_s = time.perf_counter() - started
-        live_s, live_model = train(project, params, args.run, teacher, store, examples, work / "live")
+        live_s, live_model = train(project, params, args.run, teacher, work / "live")
         started = time.perf_counter()
         table = read_teacher_scores(work / "scores.tsv", store, {e.qid: e.query for e in examples})
         read_s = time.perf_counter() - started
-        file_s, file_model = train(project, params, args.run, table, store, examples, work / "file")
+        file_s, file_model = train(project, params, args.run, table, work / "file")
         weights = [load_file(str(folder / "encoder" / "model.safetensors")) for folder in (live_model, file_model)]
         largest = max((weights[0][k] - weights[1][k]).abs().max().item() for k in weights[0])
         data = PreparedData(project / "data/prepared")

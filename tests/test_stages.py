@@ -174,6 +174,23 @@ def test_the_prod_ladder_runs_step_by_step(project):
     assert [line.split("\t")[0] for line in steps[1:]] == ["2"]  # 2 passes of 3 queries: 2 steps
 
 
+def test_a_run_is_built_from_a_checkout_other_than_the_working_directory(project, tmp_path_factory, monkeypatch):
+    """What a benchmark does (another checkout, another teacher): the run's files are read under ``root``."""
+    from lead.config import load_params
+    from lead.training.runs import build_distill_run
+
+    warm_up_miner_and_ce()
+    params = load_params(project / "params.yaml")
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    built = build_distill_run(params, "lead_ce", root=project)
+    mined = list(read_training_file(project / "data/mined/train.jsonl"))
+    assert [e.qid for e in built.examples] == [e.qid for e in mined] and len(built.store) == len(built.sampler.store)
+    assert built.method.own and built.train.steps == 4 and built.teacher.kind == "ce"
+    assert built.describe().startswith("distill lead_ce: models/miner student (")
+    other = load_scorer(project / "models/miner")  # a teacher given in place of the one params names
+    assert build_distill_run(params, "lead_ce", root=project, teacher=other).teacher is other
+
+
 def test_a_teacher_scores_the_training_file_once_and_a_run_distills_from_the_table(project):
     """score@ce writes the cross-encoder's scores of the mined candidates in resumable shards; a PROD step that
     reads the table trains the student the live cross-encoder trains (same weights up to rounding)."""
