@@ -107,6 +107,9 @@ FAMILIES: tuple[Family, ...] = (
            outs=(Out("model", "models/{key}"), Out("logs", "logs/{key}", cache=False, persist=True))),
     Family("mine", "stages.mine", params=("mine", *SEARCH_PARAMS), inputs=("models/{mine.model}", PREPARED),
            outs=(Out("mined", "data/mined"),), extra={"training_file": f"data/mined/{TRAINING_FILE}"}),
+    Family("fuse", "stages.fuse", over="fuse", params=("fuse.{key}", "eval.batch_size"),
+           inputs=("{item.reranker}", "{item.first_stage}", "{item.train_file}", COLLECTION),
+           outs=(Out("model", "models/{key}"),)),
     # LEAD runs and PROD steps: one family; each run reads its own defaults section (distill or prod)
     Family("distill", "stages.distill", over="distill_runs",
            params=("train", "{item.defaults}", "distill_runs.{key}", "launcher"),

@@ -54,5 +54,10 @@ class TextBatch:
 
     def pin_memory(self) -> "TextBatch":
         """Page-locked token tensors (the DataLoader calls this with ``pin_memory=True``): faster, async copies."""
-        self.tokens = {role: {k: v.pin_memory() for k, v in view.items()} for role, view in self.tokens.items()}
+        self.tokens = {role: _pinned(view) for role, view in self.tokens.items()}
         return self
+
+
+def _pinned(tokens: dict) -> dict:
+    """Each tensor of a model's token view page-locked (a fused model's view holds one view per member)."""
+    return {k: _pinned(v) if isinstance(v, dict) else v.pin_memory() for k, v in tokens.items()}

@@ -61,7 +61,7 @@ def tiny_pipeline_repo(tmp_path: Path) -> tuple[Path, dict]:
         seed=1,
         models={"de": {"kind": "de", "name": tiny, "pooling": "mean", "passage_max_length": 48}},
         warmup={"miner": {"init": "models/init/de", "train_file": "data/prepared/train.jsonl"}},
-        distill_runs={}, flash={}, divide={}, sweep={},
+        distill_runs={}, flash={}, divide={}, fuse={}, sweep={},
     )
     params["distill"].update(layers=1, train={"steps": 3, "lr": 1e-3})
     params["data"]["synthetic"].update(train_queries=16, dev_queries=4, test_queries=8, background_passages=5)

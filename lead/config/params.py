@@ -13,7 +13,7 @@ from lead import pipeline
 from lead.config.data import DataConfig, FetchConfig
 from lead.config.models import ScorerConfig
 from lead.config.parse import parse
-from lead.config.retrieval import DivideConfig, EvalConfig, MineConfig, ScoreConfig, SweepConfig
+from lead.config.retrieval import DivideConfig, EvalConfig, FuseConfig, MineConfig, ScoreConfig, SweepConfig
 from lead.config.training import DistillConfig, ProdDefaults, TrainConfig, WarmupConfig
 from lead.errors import ConfigError
 from lead.io import load_yaml
@@ -43,6 +43,7 @@ class Params:
     flash: dict[str, str] = field(default_factory=dict)  # flash@<name>: the model folder that re-mines negatives
     divide: dict[str, DivideConfig] = field(default_factory=dict)  # divide@<name> -> data/divided/<name>/
     score: dict[str, ScoreConfig] = field(default_factory=dict)  # score@<name> -> data/scores/<name>.tsv
+    fuse: dict[str, FuseConfig] = field(default_factory=dict)  # fuse@<name> -> models/<name>
     sweep: dict[str, SweepConfig] = field(default_factory=dict)  # sweep@<name> -> models/sweep/<name>
 
     def __post_init__(self):
@@ -69,6 +70,11 @@ class Params:
             for role in ("model", "train_file"):
                 if not getattr(scoring, role):  # dvc.yaml reads both as dependencies
                     raise ConfigError(f"score.{name}.{role}", "missing: name the teacher's model folder and the training file")
+        for name, fusing in self.fuse.items():
+            for role in ("reranker", "first_stage", "train_file"):
+                if not getattr(fusing, role):  # dvc.yaml reads all three as dependencies
+                    raise ConfigError(f"fuse.{name}.{role}", "missing: name the re-ranker's and the first stage's model "
+                                      "folders and the training file")
         for name, sweep in self.sweep.items():
             if sweep.split == self.eval.split:
                 raise ConfigError(f"sweep.{name}.split", f"{sweep.split!r} is eval.split, the split the report shows: "

@@ -68,6 +68,25 @@ class ScoreConfig:
 
 
 @dataclass
+class FuseConfig:
+    """fuse@<name> (lead/models/fused.py): a trained re-ranker interpolated with its first stage, written to
+    models/<name>; the first stage's weight is the ratio of the two models' score spreads within a query,
+    measured on a training file's candidates (no judgments read)."""
+
+    reranker: str = ""  # the re-ranker's model folder (a cross-encoder)
+    first_stage: str = ""  # the retriever whose candidates it re-ranks (the student)
+    train_file: str = ""  # the training file whose candidates the spreads are measured on
+    negatives: int = 7  # the first N negatives of each query, with its positives
+    queries: int | None = 200  # the first N training queries (null: all)
+
+    def __post_init__(self):
+        if self.negatives < 1:
+            raise ValueError(f"negatives must be >= 1 (a spread needs two candidates), got {self.negatives}")
+        if self.queries is not None and self.queries < 1:
+            raise ValueError(f"queries must be >= 1 or null (all), got {self.queries}")
+
+
+@dataclass
 class EvalConfig:
     split: Literal["train", "dev", "test"] = "test"
     depth: int = 1000

@@ -76,6 +76,9 @@ def describe(params: Params, folder: str, root: str | Path = ".") -> tuple[str, 
         return f"warm-up ({negatives}{deep}{start})", "-"
     if family.stage == "init":
         return "pretrained, not trained", "-"
+    if family.stage == "fuse":
+        fusing = params.fuse[name]
+        return f"{_short(fusing.reranker)} interpolated with its first stage {_short(fusing.first_stage)}", "-"
     return "", "-"
 
 
@@ -85,6 +88,8 @@ def _model_shape(folder: str) -> tuple[str, str]:
         kind = read_scorer_config(folder).kind
     except (OSError, ValueError):  # ModelLoadError and ConfigError are ValueErrors: a model not trained yet
         return "?", "?"
+    if kind == "fused":  # two models, no layers of its own
+        return kind, "-"
     depth = saved_depth(folder)
     return kind, "?" if depth is None else str(depth)
 

@@ -5,6 +5,7 @@ Saved layout (``save_scorer``)::
     scorer.json             {"format": 1, "config": <ScorerConfig>}
     encoder/                HF model + tokenizer (query_encoder/ and passage_encoder/ for separate towers)
     head.safetensors        the cross-encoder's linear head or ColBERT's projection, when there is one
+    reranker/, first_stage/ a fused model's members (lead/models/fused.py), each a folder as above
 
 Loading checks every key: a checkpoint of another shape fails with the missing and unexpected keys named,
 never silently (no ``strict=False``).
@@ -28,6 +29,7 @@ from lead.models.base import Scorer
 from lead.models.colbert import ColBERT
 from lead.models.cross_encoder import CrossEncoder
 from lead.models.dual_encoder import DualEncoder
+from lead.models.fused import MEMBERS, Fused
 from lead.models.pretrained import load_encoder, load_tokenizer
 from lead.models.vocabulary import adopt_vocabulary, train_wordpiece
 
@@ -45,6 +47,9 @@ def build_scorer(config: ScorerConfig, texts: Iterable[str] | None = None) -> Sc
     With ``config.vocabulary_size`` a WordPiece vocabulary is trained on ``texts`` and the encoder gets new
     word embeddings for it (``lead.models.vocabulary``).
     """
+    if config.kind == "fused":
+        raise ValueError("a fused model is made by a fuse@ stage from a trained re-ranker and its first stage; it "
+                         "has no pretrained weights to build from")
     if config.vocabulary_size:
         if texts is None:
             raise ValueError("vocabulary_size is set: build_scorer needs the texts to train the vocabulary on")
@@ -75,6 +80,11 @@ def save_scorer(scorer: Scorer, folder: str | Path) -> None:
     """Save atomically: the folder is complete or absent."""
     scorer = getattr(scorer, "module", scorer)  # unwrap DistributedDataParallel
     with atomic_dir(folder) as tmp:
+        if isinstance(scorer, Fused):
+            for role, member in scorer.members().items():
+                save_scorer(member, tmp / role)
+            (tmp / "scorer.json").write_text(json.dumps({"format": FORMAT, "config": dataclasses.asdict(scorer.config)}, indent=2))
+            return
         for name, encoder in _towers(scorer).items():
             encoder.save_pretrained(tmp / name)
             scorer.tokenizer.save_pretrained(tmp / name)
@@ -141,6 +151,8 @@ def _load_scorer(folder: Path) -> Scorer:
     from transformers import AutoTokenizer
 
     config = read_scorer_config(folder)
+    if config.kind == "fused":
+        return Fused(config, *(_load_scorer(folder / role) for role in MEMBERS))
     if config.kind == "de" and not config.shared:
         towers = [_load_encoder_strict(folder / "query_encoder"), _load_encoder_strict(folder / "passage_encoder")]
         tokenizer_folder = folder / "query_encoder"

@@ -32,6 +32,7 @@ from lead.data.teacher_scores import TeacherScores, check_score_file_run
 from lead.errors import ParamsValueError
 from lead.losses.terms import Inputs, distill_terms, reads, weighted_sum
 from lead.models.base import MASKED_SCORE, Scorer, Scores
+from lead.models.fused import check_fused_teacher_run
 from lead.records import TextBatch
 from lead.training.layers import LayerSelector
 from lead.training.methods import Method, candidate_scores, world_size
@@ -44,6 +45,8 @@ class Distill(Method):
         self.score_file = teacher if isinstance(teacher, TeacherScores) else None
         if self.score_file is not None:
             check_score_file_run(config, candidates, key)
+        if teacher.kind == "fused":
+            check_fused_teacher_run(config, key)
         if not student.supports_in_batch and candidates == "in_batch" and teacher.supports_in_batch:
             raise ParamsValueError(f"{key}.train.candidates: a {student.kind} student needs own candidates")
         # A cross-encoder teacher scores only each query's own candidates, so the student is restricted too.

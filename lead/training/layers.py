@@ -24,10 +24,12 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from lead.config import Params
+from lead.config import Params, as_dict
 from lead.data.teacher_scores import check_score_file_run, is_score_file
 from lead.errors import ParamsValueError
 from lead.models.depth import planned_depth
+from lead.models.fused import check_fused_teacher_run
+from lead.pipeline import producer
 from lead.training.distributed import broadcast_object
 
 Strategy = Literal["random", "last", "skip", "fixed"]
@@ -121,6 +123,9 @@ def check_run_layers(params: Params, name: str) -> None:
     config, train = params.distill_run(name)
     if is_score_file(config.teacher):
         check_score_file_run(config, train.candidates, f"distill_runs.{name}")
+    made = producer(as_dict(params), config.teacher)
+    if made is not None and made[0].stage == "fuse":
+        check_fused_teacher_run(config, f"distill_runs.{name}")
     if config.layer_weight <= 0 and config.virt_weight <= 0:  # no term pairs layers
         return
     student, teacher = planned_depth(params, config.student), planned_depth(params, config.teacher)

@@ -131,3 +131,15 @@ def test_a_split_judged_by_answers_reports_top_k_accuracy_and_writes_no_plot_dat
     (prepared / "answers.test.jsonl").write_text('{"qid": "test-0", "answers": ["Oslo"]}\n')
     write_plot_data(params, tmp_path, prepared, tmp_path / "plots")  # no qrels: must not fail
     assert not (tmp_path / "plots").exists()
+
+
+def test_a_fused_model_is_described_by_its_members(tmp_path):
+    from lead.config import Params, parse
+    from lead.evaluation.report import _model_shape, describe
+
+    params = parse(Params, {**PARAMS, "fuse": {"ce_fused": {"reranker": "models/ce_teacher", "first_stage": "models/student",
+                                                            "train_file": "data/mined/train.jsonl"}}})
+    assert describe(params, "models/ce_fused") == ("ce_teacher interpolated with its first stage student", "-")
+    (tmp_path / "fused").mkdir()
+    (tmp_path / "fused" / "scorer.json").write_text(json.dumps({"format": 1, "config": {"kind": "fused", "first_stage_weight": 2.0}}))
+    assert _model_shape(str(tmp_path / "fused")) == ("fused", "-")

@@ -125,3 +125,7 @@ def test_a_run_s_layer_count_is_checked_against_its_models_depths_before_they_ar
     params.distill_runs["lead_de"]["teacher"] = "data/scores/ce_teacher.tsv"  # a score file has no layers
     with pytest.raises(ParamsValueError, match=r"distill_runs\.lead_de: the teacher is a score file, which has no layers"):
         check_run_layers(params, "lead_de")
+    params.distill_runs["lead_de"]["teacher"] = "models/ce_fused"  # the default's fused teacher has no layers either
+    with pytest.raises(ParamsValueError, match=r"distill_runs\.lead_de: the teacher is a fused model .* no layers"):
+        check_run_layers(params, "lead_de")
+    check_run_layers(params, "tpd3")  # PROD's steps read it with response KD only
