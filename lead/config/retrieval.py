@@ -76,8 +76,8 @@ class FuseConfig:
     reranker: str = ""  # the re-ranker's model folder (a cross-encoder)
     first_stage: str = ""  # the retriever whose candidates it re-ranks (the student)
     train_file: str = ""  # the training file whose candidates the spreads are measured on
-    negatives: int = 7  # the first N negatives of each query, with its positives
-    queries: int | None = 200  # the first N training queries (null: all)
+    negatives: int = 3  # the first N negatives of each query, with its positives
+    queries: int | None = 100  # the first N training queries (null: all)
 
     def __post_init__(self):
         if self.negatives < 1:
