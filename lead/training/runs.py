@@ -49,7 +49,10 @@ class DistillRun:
     def describe(self) -> str:
         """One log line: who teaches whom, on what, for how long."""
         config, teacher = self.config, self.teacher
-        what = f"{len(teacher)} scored pairs" if self.method.score_file else f"{teacher.num_layers} layers"
+        if self.method.score_file:
+            what = f"{len(teacher)} scored pairs"
+        else:
+            what = "re-ranker + first stage" if teacher.kind == "fused" else f"{teacher.num_layers} layers"
         return (f"{self.section} {self.name}: {config.student} student ({self.student.num_layers} layers) from "
                 f"{'trained' if config.teacher_trainable else 'frozen'} {teacher.kind} teacher ({what}, {config.teacher}), "
                 f"{'own' if self.method.own else 'in-batch'} candidates, {self.train.steps} steps on "
