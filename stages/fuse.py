@@ -19,6 +19,7 @@ from lead.models.factory import inference_device, load_scorer, save_scorer
 from lead.models.fused import Fused, spread_weight
 from lead.pipeline import COLLECTION, family
 from lead.retrieval.mining import rerank
+from lead.retrieval.scoring import candidates_of
 from stages.common import pick, stage_args
 
 log = logging.getLogger("stages.fuse")
@@ -32,13 +33,12 @@ def main(argv: list[str] | None = None) -> None:
     store = PassageStore(COLLECTION)
     examples = list(read_training_file(config.train_file, store))[: config.queries]
     queries = {e.qid: e.query for e in examples}
-    candidates = {e.qid: list(dict.fromkeys(e.positives + e.negatives[: config.negatives])) for e in examples}
+    candidates = {e.qid: candidates_of(e, config.negatives) for e in examples}
     runs = {role: rerank(model, queries, candidates, store, params.eval.batch_size) for role, model in models.items()}
     weight = spread_weight(runs["reranker"], runs["first_stage"])
     log.info("fuse %s: %s + %.4g x %s (spreads over %d queries, %d candidates)", args.name, config.reranker, weight,
              config.first_stage, len(queries), sum(map(len, candidates.values())))
-    fused = Fused(ScorerConfig(kind="fused", first_stage_weight=weight), models["reranker"].cpu(),
-                  models["first_stage"].cpu())
+    fused = Fused(ScorerConfig(kind="fused", first_stage_weight=weight), models["reranker"], models["first_stage"])
     save_scorer(fused, family("fuse").path("model", args.name))  # whole or not at all
 
 
