@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SciFact train -> test (BENCHMARKS.md "SciFact"): the pipeline of params.yaml on a real collection, as one
 # DVC experiment. Only the stages the listed evaluations need run. Default: the zero-shot model, the warm-up
-# student, the DE teacher, ColBERT and the cross-encoder re-ranking the student's top 30, and LEAD, response-only
-# KD and NLL-only from the DE teacher; SCIFACT_TARGETS=all: the whole main table.
+# student, the DE teacher, ColBERT, the cross-encoder and the fused teacher (`ce_fused`, PROD's top) re-ranking
+# the student's top 30, and LEAD, response-only KD and NLL-only from the DE teacher; SCIFACT_TARGETS=all: the
+# whole main table.
 #
 #   bash benchmarks/scifact.sh [SCIFACT_FOLDER] [extra dvc exp run options, e.g. -S train.seed=14]
 #   SCIFACT_EXP=name SCIFACT_TARGETS="evaluate@student rerank@ce_teacher" bash benchmarks/scifact.sh
@@ -24,7 +25,7 @@ done
 export DVC_NO_ANALYTICS=1 TOKENIZERS_PARALLELISM=false
 # SCIFACT_TARGETS: only these stages and what they need.
 default_targets="evaluate@zeroshot evaluate@student evaluate@de_teacher rerank@cb_teacher
-  rerank@ce_teacher evaluate@lead_de evaluate@kd_de evaluate@no_kd"
+  rerank@ce_teacher rerank@ce_fused evaluate@lead_de evaluate@kd_de evaluate@no_kd"
 targets=()
 if [ "${SCIFACT_TARGETS:-}" != all ]; then
   # shellcheck disable=SC2206  # split on white space (stage names hold no glob characters)

@@ -147,3 +147,15 @@ def test_every_plot_reads_files_a_stage_of_the_default_pipeline_writes():
     files = [path for plot in dvc_yaml["plots"] for definition in plot.values() for path in definition["y"]]
     orphans = [path for path in files if not any(path == out or path.startswith(out.rstrip("/") + "/") for out in outs)]
     assert files and not orphans, orphans
+
+
+def test_the_scifact_benchmark_targets_stages_of_the_default_pipeline():
+    """benchmarks/scifact.sh runs only its default targets: each must be a stage of params.yaml's pipeline (a
+    renamed or removed stage would stop the benchmark after its first hour)."""
+    import re
+
+    text = (ROOT / "benchmarks" / "scifact.sh").read_text()
+    targets = re.search(r'default_targets="([^"]*)"', text).group(1).split()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    stages = {fam.name(key) for fam, key in instances(params)}
+    assert "rerank@ce_fused" in targets and set(targets) <= stages, set(targets) - stages
