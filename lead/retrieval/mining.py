@@ -6,7 +6,9 @@ negative lists, spec A.9), and keep the first ``keep`` in rank order. Where the 
 strings (Natural Questions in DPR's files), a passage holding an answer is no negative either, as in DPR.
 
 ``rerank``: score each query's candidate list with any scorer (a cross-encoder, ColBERT or a dual encoder)
-over its own candidates; PROD re-ranks the student's top-200 with its teacher this way.
+over its own candidates; PROD re-ranks the student's top-200 with its teacher this way. A dual encoder embeds
+each distinct passage once (candidate lists overlap: 400 lists of 30 hold 3,040 passages), and a fused model's
+run is its members' runs summed, so its dual-encoder member does the same.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from lead.data.prepared import PreparedData
 from lead.data.runs import ranked
 from lead.models.base import Scorer
 from lead.models.dual_encoder import DualEncoder
+from lead.models.fused import Fused
 from lead.records import Query, Run, TextBatch
+from lead.retrieval.encode import encode
 from lead.retrieval.search import search_collection
 
 
@@ -78,6 +82,13 @@ def rerank(
     batch_size: int = 32, progress: bool = True,
 ) -> Run:
     """Scores of each query's candidates by ``scorer`` (own-candidate mode), as a run."""
+    if isinstance(scorer, Fused):  # s_reranker + w s_first_stage, each member scored its cheapest way
+        reranked, first = (rerank(member, queries, candidates, store, batch_size, progress)
+                           for member in (scorer.reranker, scorer.first_stage))
+        return {qid: {pid: score + scorer.weight * first[qid][pid] for pid, score in scores.items()}
+                for qid, scores in reranked.items()}
+    if isinstance(scorer, DualEncoder):
+        return _rerank_dense(scorer, queries, candidates, store, batch_size, progress)
     was_training = scorer.training
     scorer.eval()
     run: Run = {}
@@ -90,4 +101,28 @@ def rerank(
             scores.extend(scorer.scores(batch, own=True).final[0].float().tolist())
         run[qid] = dict(zip(pids, scores))
     scorer.train(was_training)
+    return run
+
+
+def _rerank_dense(model: DualEncoder, queries: dict[str, str], candidates: dict[str, list[str]],
+                  store: PassageStore, batch_size: int, progress: bool, chunk_pairs: int = 200_000) -> Run:
+    """A dual encoder's scores of each query's candidates, each distinct passage of a chunk of queries embedded
+    once (chunks of at most ``chunk_pairs`` candidates bound the memory: PROD divides MS MARCO's training set)."""
+    run: Run = {}
+    chunks: list[list[str]] = [[]]
+    pairs = 0
+    for qid in candidates:
+        if chunks[-1] and pairs + len(candidates[qid]) > chunk_pairs:
+            chunks.append([])
+            pairs = 0
+        chunks[-1].append(qid)
+        pairs += len(candidates[qid])
+    for chunk in filter(None, chunks):
+        pids = list(dict.fromkeys(pid for qid in chunk for pid in candidates[qid]))
+        row = {pid: i for i, pid in enumerate(pids)}
+        query_vectors = encode(model, [queries[qid] for qid in chunk], "queries", len(chunk), batch_size, progress=progress)
+        passage_vectors = encode(model, [store[pid] for pid in pids], "passages", len(pids), batch_size, progress=progress)
+        for query_vector, qid in zip(query_vectors, chunk):
+            scores = model.config.scale * (passage_vectors[[row[pid] for pid in candidates[qid]]] @ query_vector)
+            run[qid] = dict(zip(candidates[qid], scores.tolist()))
     return run
