@@ -7,8 +7,8 @@ strings (Natural Questions in DPR's files), a passage holding an answer is no ne
 
 ``rerank``: score each query's candidate list with any scorer (a cross-encoder, ColBERT or a dual encoder)
 over its own candidates; PROD re-ranks the student's top-200 with its teacher this way. A dual encoder embeds
-each distinct passage once (candidate lists overlap: 400 lists of 30 hold 3,040 passages), and a fused model's
-run is its members' runs summed, so its dual-encoder member does the same.
+each distinct passage once (candidate lists overlap: the embedded test split's 400 lists of 30 hold 2,927
+passages), and a fused model's run is its members' runs summed, so its dual-encoder member does the same.
 """
 
 from __future__ import annotations
@@ -120,8 +120,10 @@ def _rerank_dense(model: DualEncoder, queries: dict[str, str], candidates: dict[
     for chunk in filter(None, chunks):
         pids = list(dict.fromkeys(pid for qid in chunk for pid in candidates[qid]))
         row = {pid: i for i, pid in enumerate(pids)}
-        query_vectors = encode(model, [queries[qid] for qid in chunk], "queries", len(chunk), batch_size, progress=progress)
-        passage_vectors = encode(model, [store[pid] for pid in pids], "passages", len(pids), batch_size, progress=progress)
+        query_vectors = encode(model, [queries[qid] for qid in chunk], "queries", len(chunk), batch_size,
+                               progress=progress)
+        passage_vectors = encode(model, [store[pid] for pid in pids], "passages", len(pids), batch_size,
+                                 progress=progress)
         for query_vector, qid in zip(query_vectors, chunk):
             scores = model.config.scale * (passage_vectors[[row[pid] for pid in candidates[qid]]] @ query_vector)
             run[qid] = dict(zip(candidates[qid], scores.tolist()))
