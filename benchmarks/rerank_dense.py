@@ -15,8 +15,7 @@ import torch
 from lead.data.prepared import PreparedData
 from lead.data.runs import ranked, read_trec_run
 from lead.models.factory import load_scorer
-from lead.records import TextBatch
-from lead.retrieval.mining import rerank
+from lead.retrieval.mining import rerank, rerank_pairs
 
 
 def main() -> None:
@@ -33,11 +32,7 @@ def main() -> None:
     queries = {q.qid: q.text for q in data.queries(args.split)}
 
     start = time.perf_counter()
-    pairwise = {}
-    with torch.inference_mode():
-        for qid, pids in candidates.items():
-            batch = TextBatch([qid], [queries[qid]], pids, [data.store[p] for p in pids], len(pids))
-            pairwise[qid] = dict(zip(pids, model.scores(batch, own=True).final[0].float().tolist()))
+    pairwise = rerank_pairs(model, queries, candidates, data.store, batch_size=args.depth, progress=False)
     pair_s = time.perf_counter() - start
     start = time.perf_counter()
     once = rerank(model, queries, candidates, data.store, progress=False)

@@ -89,6 +89,15 @@ def rerank(
                 for qid, scores in reranked.items()}
     if isinstance(scorer, DualEncoder):
         return _rerank_dense(scorer, queries, candidates, store, batch_size, progress)
+    return rerank_pairs(scorer, queries, candidates, store, batch_size, progress)
+
+
+@torch.inference_mode()
+def rerank_pairs(
+    scorer: Scorer, queries: dict[str, str], candidates: dict[str, list[str]], store: PassageStore,
+    batch_size: int = 32, progress: bool = True,
+) -> Run:
+    """``rerank`` for any scorer, pair by pair: each query with chunks of its own candidates."""
     was_training = scorer.training
     scorer.eval()
     run: Run = {}
