@@ -6,9 +6,10 @@ negative lists, spec A.9), and keep the first ``keep`` in rank order. Where the 
 strings (Natural Questions in DPR's files), a passage holding an answer is no negative either, as in DPR.
 
 ``rerank``: score each query's candidate list with any scorer (a cross-encoder, ColBERT or a dual encoder)
-over its own candidates; PROD re-ranks the student's top-200 with its teacher this way. A dual encoder embeds
-each distinct passage once (candidate lists overlap: the embedded test split's 400 lists of 30 hold 2,927
-passages), and a fused model's run is its members' runs summed, so its dual-encoder member does the same.
+over its own candidates; PROD re-ranks the student's top-200 with its teacher this way. A dual encoder and
+ColBERT encode each distinct passage once (candidate lists overlap: the embedded test split's 400 lists of 30
+hold 2,927 passages), and a fused model's run is its members' runs summed, so its dual-encoder member does the
+same; a cross-encoder scores pairs.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from lead.data.examples import PassageStore, QueryExample
 from lead.data.prepared import PreparedData
 from lead.data.runs import ranked
 from lead.models.base import Scorer
+from lead.models.colbert import ColBERT
 from lead.models.dual_encoder import DualEncoder
 from lead.models.fused import Fused
 from lead.records import Query, Run, TextBatch
 from lead.retrieval.encode import encode
+from lead.retrieval.maxsim import query_chunks, rerank_maxsim
 from lead.retrieval.search import search_collection
 
 
@@ -89,6 +92,8 @@ def rerank(
                 for qid, scores in reranked.items()}
     if isinstance(scorer, DualEncoder):
         return _rerank_dense(scorer, queries, candidates, store, batch_size, progress)
+    if isinstance(scorer, ColBERT):
+        return rerank_maxsim(scorer, queries, candidates, store, batch_size, progress)
     return rerank_pairs(scorer, queries, candidates, store, batch_size, progress)
 
 
@@ -118,15 +123,7 @@ def _rerank_dense(model: DualEncoder, queries: dict[str, str], candidates: dict[
     """A dual encoder's scores of each query's candidates, each distinct passage of a chunk of queries embedded
     once (chunks of at most ``chunk_pairs`` candidates bound the memory: PROD divides MS MARCO's training set)."""
     run: Run = {}
-    chunks: list[list[str]] = [[]]
-    pairs = 0
-    for qid in candidates:
-        if chunks[-1] and pairs + len(candidates[qid]) > chunk_pairs:
-            chunks.append([])
-            pairs = 0
-        chunks[-1].append(qid)
-        pairs += len(candidates[qid])
-    for chunk in filter(None, chunks):
+    for chunk in query_chunks(candidates, chunk_pairs):
         pids = list(dict.fromkeys(pid for qid in chunk for pid in candidates[qid]))
         row = {pid: i for i, pid in enumerate(pids)}
         query_vectors = encode(model, [queries[qid] for qid in chunk], "queries", len(chunk), batch_size,

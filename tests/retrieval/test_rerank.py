@@ -1,5 +1,5 @@
-"""lead/retrieval/mining.rerank: a dual encoder embeds each distinct passage once, a fused model sums its members'
-runs; both give the scores the pair-by-pair path gives."""
+"""lead/retrieval/mining.rerank: a dual encoder and ColBERT encode each distinct passage once, a fused model sums
+its members' runs; all give the scores the pair-by-pair path gives."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from lead.data.examples import PassageStore
 from lead.models.factory import build_scorer
 from lead.models.fused import Fused
 from lead.records import TextBatch
+from lead.retrieval import maxsim as maxsim_module
 from lead.retrieval import mining
 from lead.retrieval.mining import rerank
 from tests.helpers import tiny_bert_folder
@@ -31,7 +32,9 @@ def setup(tmp_path_factory):
     torch.manual_seed(1)
     de = build_scorer(ScorerConfig(kind="de", name=tiny, pooling="mean", similarity="cosine", scale=20.0,
                                    query_max_length=16, passage_max_length=48)).eval()
-    return PassageStore(folder / "collection.tsv"), ce, de
+    torch.manual_seed(2)
+    colbert = build_scorer(ScorerConfig(kind="colbert", name=tiny, query_max_length=16, passage_max_length=48)).eval()
+    return PassageStore(folder / "collection.tsv"), ce, de, colbert
 
 
 def pairwise(scorer, store) -> dict[str, dict[str, float]]:
@@ -52,7 +55,7 @@ def assert_runs_close(got, expected):
 
 
 def test_a_dual_encoder_embeds_each_passage_once_and_scores_as_pairs_do(setup, monkeypatch):
-    store, _, de = setup
+    store, _, de, _ = setup
     embedded = []
     real_encode = mining.encode
 
@@ -66,15 +69,33 @@ def test_a_dual_encoder_embeds_each_passage_once_and_scores_as_pairs_do(setup, m
 
 
 def test_chunks_of_queries_give_the_same_run(setup):
-    store, _, de = setup
+    store, _, de, _ = setup
     whole = mining._rerank_dense(de, QUERIES, CANDIDATES, store, 32, False)
     assert_runs_close(mining._rerank_dense(de, QUERIES, CANDIDATES, store, 32, False, chunk_pairs=3), whole)
 
 
 def test_a_fused_models_run_is_its_members_runs_summed(setup):
-    store, ce, de = setup
+    store, ce, de, _ = setup
     fused = Fused(ScorerConfig(kind="fused", first_stage_weight=2.5), ce, de).eval()
     got = rerank(fused, QUERIES, CANDIDATES, store, progress=False)
     assert_runs_close(got, pairwise(fused, store))
     reranked, first = pairwise(ce, store), pairwise(de, store)
     assert got["q2"]["p5"] == pytest.approx(reranked["q2"]["p5"] + 2.5 * first["q2"]["p5"], abs=1e-4)
+
+
+def test_colbert_encodes_each_passage_once_and_scores_as_pairs_do(setup, monkeypatch):
+    store, _, _, colbert = setup
+    encoded = []
+    real_encode = colbert.encode_passages
+
+    def counting_encode(tokens):
+        encoded.append(len(tokens["input_ids"]))
+        return real_encode(tokens)
+
+    monkeypatch.setattr(colbert, "encode_passages", counting_encode)
+    got = rerank(colbert, QUERIES, CANDIDATES, store, progress=False)
+    assert sum(encoded) == 5  # 8 candidates, 5 distinct
+    monkeypatch.undo()
+    assert_runs_close(got, pairwise(colbert, store))
+    chunked = maxsim_module.rerank_maxsim(colbert, QUERIES, CANDIDATES, store, progress=False, chunk_pairs=3)
+    assert_runs_close(chunked, got)

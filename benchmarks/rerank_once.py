@@ -1,8 +1,9 @@
-"""Re-ranking with a dual encoder: pair by pair (each query's candidates embedded with it) against each distinct
-passage embedded once (lead/retrieval/mining.rerank), on a pipeline checkout's test split. BENCHMARKS.md
-"The fused default from a fresh clone".
+"""Re-ranking with a dual encoder or ColBERT: pair by pair (each query's candidates encoded with it) against each
+distinct passage encoded once (lead/retrieval/mining.rerank), on a pipeline checkout's test split. BENCHMARKS.md
+"The fused default from a fresh clone" and "The default's distillation lengths".
 
-    python -m benchmarks.rerank_dense --model models/ce_fused/first_stage --first-stage runs/student.test.trec
+    python -m benchmarks.rerank_once --model models/ce_fused/first_stage --first-stage runs/student.test.trec
+    python -m benchmarks.rerank_once --model models/cb_teacher --first-stage runs/student.test.trec
 """
 
 from __future__ import annotations
