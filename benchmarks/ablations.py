@@ -71,6 +71,9 @@ ABLATIONS = [
     Ablation("no_deep_supervision", "teachers warmed up on their last layer only (layer_weight 0)", (
         "++warmup.de_teacher.layer_weight=0.0", "++warmup.cb_teacher.layer_weight=0.0"),
         ("de_teacher", "cb_teacher", "lead_de", "kd_de", "lead_cb", "kd_cb"), expensive=True),
+    Ablation("steps100", "every LEAD-table run at 100 steps (the default's 50; the default before 2026-12-07)",
+             ("distill.train.steps=100",), ("lead_de", "kd_de", "lead_cb", "lead_cb_best", "kd_cb", "lead_ce", "kd_ce", "no_kd"),
+             expensive=True),
     Ablation("no_mask", "accidental positives not masked (the whole pipeline)", ("train.mask_accidental_positives=false",),
              ("student", "de_teacher", "cb_teacher", "lead_de", "kd_de", "lead_cb", "kd_cb", "prod_tpd3"), expensive=True),
 ]
