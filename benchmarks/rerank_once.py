@@ -1,6 +1,6 @@
 """Re-ranking with a dual encoder or ColBERT: pair by pair (each query's candidates encoded with it) against each
 distinct passage encoded once (lead/retrieval/mining.rerank), on a pipeline checkout's test split. BENCHMARKS.md
-"The fused default from a fresh clone" and "The default's distillation lengths".
+"The fused default from a fresh clone" and "The default's lengths".
 
     python -m benchmarks.rerank_once --model models/ce_fused/first_stage --first-stage runs/student.test.trec
     python -m benchmarks.rerank_once --model models/cb_teacher --first-stage runs/student.test.trec

@@ -14,10 +14,10 @@ import itertools
 import torch
 from tqdm.auto import tqdm
 
+from lead.data.examples import PassageStore
 from lead.data.prepared import PreparedData
 from lead.models.colbert import ColBERT, maxsim
 from lead.models.dual_encoder import passage_text
-from lead.data.examples import PassageStore
 from lead.records import Query, Run
 
 
@@ -65,7 +65,8 @@ def rerank_maxsim(model: ColBERT, queries: dict[str, str], candidates: dict[str,
     run: Run = {}
     for chunk in query_chunks(candidates, chunk_pairs):
         # length-sorted, as lead/retrieval/encode does: padding is most of the cost on a CPU
-        pids = sorted(dict.fromkeys(pid for qid in chunk for pid in candidates[qid]), key=lambda pid: len(passage_text(store[pid])))
+        pids = sorted(dict.fromkeys(pid for qid in chunk for pid in candidates[qid]),
+                      key=lambda pid: len(passage_text(store[pid])))
         vectors: dict[str, torch.Tensor] = {}  # pid -> its unpadded token vectors [L, D]
         for start in tqdm(range(0, len(pids), batch_size), desc="encode candidates (ColBERT)", disable=not progress):
             batch = pids[start : start + batch_size]
