@@ -112,3 +112,17 @@ def run_from_arrays(
                 hits[pid] = float(score)
         run[str(qid)] = hits
     return run
+
+
+def query_chunks(candidates: dict[str, list[str]], chunk_pairs: int) -> list[list[str]]:
+    """The queries of ``candidates`` (each query's candidate passages, as re-ranking reads a run) in order, cut
+    into chunks of at most ``chunk_pairs`` candidates (a query with more stays whole)."""
+    chunks: list[list[str]] = [[]]
+    pairs = 0
+    for qid in candidates:
+        if chunks[-1] and pairs + len(candidates[qid]) > chunk_pairs:
+            chunks.append([])
+            pairs = 0
+        chunks[-1].append(qid)
+        pairs += len(candidates[qid])
+    return [chunk for chunk in chunks if chunk]

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from lead.data.examples import PassageStore
 from lead.data.prepared import PreparedData
+from lead.data.runs import query_chunks
 from lead.models.colbert import ColBERT, maxsim
 from lead.models.dual_encoder import passage_text
 from lead.records import Query, Run
@@ -86,16 +87,3 @@ def rerank_maxsim(model: ColBERT, queries: dict[str, str], candidates: dict[str,
     model.train(was_training)
     return run
 
-
-def query_chunks(candidates: dict[str, list[str]], chunk_pairs: int) -> list[list[str]]:
-    """The queries of ``candidates`` in order, cut into chunks of at most ``chunk_pairs`` candidates (a query
-    with more stays whole)."""
-    chunks: list[list[str]] = [[]]
-    pairs = 0
-    for qid in candidates:
-        if chunks[-1] and pairs + len(candidates[qid]) > chunk_pairs:
-            chunks.append([])
-            pairs = 0
-        chunks[-1].append(qid)
-        pairs += len(candidates[qid])
-    return [chunk for chunk in chunks if chunk]

@@ -24,14 +24,14 @@ from lead.config import EvalConfig
 from lead.data.answers import answer_matcher
 from lead.data.examples import PassageStore, QueryExample
 from lead.data.prepared import PreparedData
-from lead.data.runs import ranked
+from lead.data.runs import query_chunks, ranked
 from lead.models.base import Scorer
 from lead.models.colbert import ColBERT
 from lead.models.dual_encoder import DualEncoder
 from lead.models.fused import Fused
 from lead.records import Query, Run, TextBatch
 from lead.retrieval.encode import encode
-from lead.retrieval.maxsim import query_chunks, rerank_maxsim
+from lead.retrieval.maxsim import rerank_maxsim
 from lead.retrieval.search import search_collection
 
 
