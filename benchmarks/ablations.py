@@ -1,7 +1,7 @@
 """The papers' ablations as DVC experiments of the default pipeline, and their table.
 
     python -m benchmarks.ablations queue                 # one queued DVC experiment per ablation (abl-<name>)
-    dvc queue start -j 1                                 # runs them, one at a time
+    OMP_NUM_THREADS=1 dvc queue start -j 2               # runs them two at a time, a thread each (-j 1: one at a time)
     dvc exp show                                         # lists them beside the workspace
     python -m benchmarks.ablations table                 # the ablation table, each changed model beside the default's
 
@@ -170,7 +170,7 @@ def main() -> None:
             if not args.dry_run:
                 subprocess.run(command, check=True)
         if not args.dry_run:
-            print("queued; run them with: dvc queue start -j 1")
+            print("queued; run them with: OMP_NUM_THREADS=1 dvc queue start -j 2   (two at a time; -j 1 for one)")
     else:
         print(table(args.seed, args.metric))
 
