@@ -47,6 +47,7 @@ ABLATIONS = [
     Ablation("last", "the last k layers of each model, fixed", (_lead("selection", "last"),), (LEAD,)),
     Ablation("skip", "student's last k <-> teacher layers at a stride", (_lead("selection", "skip"),), (LEAD,)),
     Ablation("frozen", "frozen teacher (KD with the layer term)", (_lead("teacher_trainable", "false"),), (LEAD,)),
+    Ablation("random_last", "random draws with the last blocks always paired", (_lead("selection", "random_last"),), (LEAD,)),
     Ablation("k1", "k = 1 layer pair per step", (_lead("layers", "1"),), (LEAD,)),
     Ablation("k3", "k = 3 layer pairs per step", (_lead("layers", "3"),), (LEAD,)),
     Ablation("kall", "k = all layers (dvc exp run -S distill.layers=6 does this for every run)", (_lead("layers", "all"),), (LEAD,)),

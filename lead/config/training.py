@@ -91,7 +91,7 @@ class DistillConfig:
     teacher: str = ""
     train_file: str = ""  # the training file (JSON lines), set per run
     layers: int | Literal["all"] = 2  # k: number of distilled layer pairs
-    selection: Literal["random", "last", "skip", "fixed"] = "random"
+    selection: Literal["random", "random_last", "last", "skip", "fixed"] = "random"
     student_layers: list[int] = field(default_factory=list)  # selection: fixed (blocks 1..L)
     teacher_layers: list[int] = field(default_factory=list)
     resample_every: int = 10  # steps between random layer draws (independent of checkpointing)

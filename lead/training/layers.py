@@ -6,6 +6,7 @@ u_1 < ... < u_k with k sorted teacher layers t_1 < ... < t_k (the i-th with the 
 | strategy | pairs                                                                                          |
 |----------|------------------------------------------------------------------------------------------------|
 | random   | independent sorted random k-subsets of each model's blocks, re-drawn every ``resample_every`` steps |
+| random_last | the last blocks always paired; the other k - 1 pairs drawn as ``random`` from the blocks below  |
 | last     | the last k blocks of each (reference, 12 -> 6, k = 5: student 2..6 <-> teacher 8..12)         |
 | skip     | student: its last k blocks; teacher: blocks 1, 1+s, 1+2s, ... with stride s = L_T // L_S       |
 |          | (reference, 12 -> 6, k = 5: student 2..6 <-> teacher 1, 3, 5, 7, 9)                           |
@@ -32,7 +33,7 @@ from lead.models.fused import check_fused_teacher_run
 from lead.pipeline import producer
 from lead.training.distributed import broadcast_object
 
-Strategy = Literal["random", "last", "skip", "fixed"]
+Strategy = Literal["random", "random_last", "last", "skip", "fixed"]
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,10 @@ class LayerSelector:
             stride = max(teacher_depth // student_depth, 1)  # 1 + (k-1) * stride <= teacher_depth since k <= L_S
             teacher = tuple(1 + i * stride for i in range(self.k))
             self.fixed = LayerPairs(_last(self.k, student_depth), teacher)
-        elif strategy == "random":
+        elif strategy in ("random", "random_last"):
             self.fixed = None
         else:
-            raise ParamsValueError(f"{key}.selection={strategy!r}: use random, last, skip or fixed")
+            raise ParamsValueError(f"{key}.selection={strategy!r}: use random, random_last, last, skip or fixed")
         self._draw_index, self._drawn = None, None
 
     def _check_fixed(self, student: Sequence[int], teacher: Sequence[int]) -> LayerPairs:
@@ -90,11 +91,16 @@ class LayerSelector:
         return LayerPairs(student, teacher)
 
     def draw(self, index: int) -> LayerPairs:
-        """The random selection of draw ``index`` (steps index*resample_every ...): sorted k-subsets."""
+        """The random selection of draw ``index`` (steps index*resample_every ...): sorted k-subsets; with
+        ``random_last`` the last blocks are paired and k - 1 blocks are drawn from those below them."""
         rng = np.random.default_rng([self.seed, index])
-        student = np.sort(rng.choice(self.student_depth, self.k, replace=False)) + 1
-        teacher = np.sort(rng.choice(self.teacher_depth, self.k, replace=False)) + 1
-        return LayerPairs(tuple(int(x) for x in student), tuple(int(x) for x in teacher))
+        keep_last = self.strategy == "random_last"  # the last pair fixed, the rest drawn
+        pairs = []
+        for depth in (self.student_depth, self.teacher_depth):
+            pool, count = (depth - 1, self.k - 1) if keep_last else (depth, self.k)
+            blocks = sorted(int(x) + 1 for x in rng.choice(pool, count, replace=False))
+            pairs.append(tuple(blocks + [depth] if keep_last else blocks))
+        return LayerPairs(*pairs)
 
     def pairs(self, step: int) -> LayerPairs:
         if self.fixed is not None:

@@ -51,6 +51,22 @@ def test_random_draws_are_sorted_subsets_fixed_within_an_interval():
     assert min(len(teachers) for teachers in met.values()) > 10 and len(met) == 20  # C(6,3) student subsets
 
 
+def test_random_last_always_pairs_the_last_blocks_and_draws_the_rest_below():
+    selector = LayerSelector("random_last", 3, 6, 12, resample_every=1, seed=5)
+    draws = [selector.pairs(step) for step in range(300)]
+    for pairs in draws:
+        assert pairs.student[-1] == 6 and pairs.teacher[-1] == 12  # last with last, every draw
+        assert list(pairs.student) == sorted(set(pairs.student)) and len(pairs.student) == 3
+        assert list(pairs.teacher) == sorted(set(pairs.teacher)) and len(pairs.teacher) == 3
+    # the other k - 1 come from every block below the last, and nowhere else
+    assert {u for p in draws for u in p.student[:-1]} == set(range(1, 6))
+    assert {t for p in draws for t in p.teacher[:-1]} == set(range(1, 12))
+    assert LayerSelector("random_last", 1, 6, 12).pairs(0) == LayerPairs((6,), (12,))
+    assert LayerSelector("random_last", "all", 6, 6).pairs(3) == LayerPairs((1, 2, 3, 4, 5, 6), (1, 2, 3, 4, 5, 6))
+    # plain random keeps its draws (the default's runs are unchanged): seed 13's first draw for 5 of 6 blocks
+    assert LayerSelector("random", 5, 6, 6, seed=13).pairs(0) == LayerPairs((1, 2, 3, 4, 5), (1, 3, 4, 5, 6))
+
+
 def test_k_all_and_fixed_lists():
     assert LayerSelector("random", "all", 2, 6).pairs(0).student == (1, 2)
     assert LayerSelector("fixed", 0, 2, 6, student_layers=[1, 2], teacher_layers=[3, 6]).pairs(9) == LayerPairs((1, 2), (3, 6))
