@@ -3,14 +3,14 @@
 Layers are blocks 1..L (the embedding layer excluded). A selection pairs k sorted student layers
 u_1 < ... < u_k with k sorted teacher layers t_1 < ... < t_k (the i-th with the i-th):
 
-| strategy | pairs                                                                                          |
-|----------|------------------------------------------------------------------------------------------------|
-| random   | independent sorted random k-subsets of each model's blocks, re-drawn every ``resample_every`` steps |
-| random_last | the last blocks always paired; the other k - 1 pairs drawn as ``random`` from the blocks below  |
-| last     | the last k blocks of each (reference, 12 -> 6, k = 5: student 2..6 <-> teacher 8..12)         |
-| skip     | student: its last k blocks; teacher: blocks 1, 1+s, 1+2s, ... with stride s = L_T // L_S       |
-|          | (reference, 12 -> 6, k = 5: student 2..6 <-> teacher 1, 3, 5, 7, 9)                           |
-| fixed    | explicit ``student_layers`` and ``teacher_layers`` lists                                       |
+| strategy    | pairs                                                                                               |
+|-------------|-----------------------------------------------------------------------------------------------------|
+| random      | independent sorted random k-subsets of each model's blocks, re-drawn every ``resample_every`` steps |
+| random_last | the last blocks always paired; the other k - 1 pairs drawn as ``random`` from the blocks below      |
+| last        | the last k blocks of each (reference, 12 -> 6, k = 5: student 2..6 <-> teacher 8..12)               |
+| skip        | student: its last k blocks; teacher: blocks 1, 1+s, 1+2s, ... with stride s = L_T // L_S            |
+|             | (reference, 12 -> 6, k = 5: student 2..6 <-> teacher 1, 3, 5, 7, 9)                                 |
+| fixed       | explicit ``student_layers`` and ``teacher_layers`` lists                                            |
 
 Random draws are a pure function of (seed, step // resample_every), so a resumed run draws what an
 uninterrupted one does, independent of the checkpoint interval (the reference re-drew at every checkpoint).
