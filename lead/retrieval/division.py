@@ -57,6 +57,13 @@ class DivisionRule:
         r_t = math.inf if teacher_rank is None else teacher_rank
         return r_t < r_s and r_t <= self.teacher_max
 
+    def needs_teacher(self, student_rank: int | None) -> bool:
+        """Whether some teacher rank could keep a query the student ranks so: the teacher re-ranks only these.
+        marco needs student_min <= r_S <= student_max; nq needs r_S > 0 (r_T < r_S), a missing positive included."""
+        if self.kind == "marco":
+            return student_rank is not None and self.student_min <= student_rank <= self.student_max
+        return student_rank is None or student_rank > 0
+
 
 def first_positive_rank(ranking: Sequence[str], positives: Iterable[str]) -> int | None:
     """0-based rank of the first positive in ``ranking``, or None."""
@@ -89,8 +96,11 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
     """The divided training set and its statistics.
 
     The student retrieves its top ``config.depth`` for every training query; the teacher re-ranks exactly
-    those candidates; the rule keeps queries; each kept query's negatives are the student's top
-    ``config.keep`` non-positives in rank order (for ``negative_sampling: descend``).
+    those candidates, for the queries whose student rank the rule can keep (``DivisionRule.needs_teacher``: a
+    student that already ranks most positives first leaves the teacher little to score); the rule keeps queries;
+    each kept query's negatives are the student's top ``config.keep`` non-positives in rank order (for
+    ``negative_sampling: descend``). The statistics count the student's ranks over every query, the teacher's
+    over the queries it re-ranked (``teacher_reranked``).
     """
     queries = [Query(e.qid, e.query) for e in examples]
     search = dataclasses.replace(search or EvalConfig(), depth=config.depth, batch_size=batch_size)  # its index, storage
@@ -101,21 +111,25 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
     for start, student_run in hits.runs():  # a slice of queries at a time: MS MARCO's whole runs would not fit in RAM
         part = examples[start : start + len(student_run)]
         student_lists = ranked_lists(student_run)
-        teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in part}, student_lists, store, batch_size))
         positives = {e.qid: set(e.positives) for e in part}
         if answers is not None:  # judged by answer strings (DPR's NQ): every candidate holding an answer is a hit
             for e in part:
                 holds = answer_matcher(answers.get(e.qid, []))
                 positives[e.qid] |= {pid for pid in student_lists.get(e.qid, []) if holds(store[pid].text)}
+        ranks = {e.qid: first_positive_rank(student_lists.get(e.qid, []), positives[e.qid]) for e in part}
+        scored = {e.qid: student_lists[e.qid] for e in part if e.qid in student_lists and rule.needs_teacher(ranks[e.qid])}
+        teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in part if e.qid in scored}, scored, store,
+                                            batch_size)) if scored else {}
         kept = set(divide(student_lists, teacher_lists, positives, rule))
         divided += [QueryExample(e.qid, e.query, e.positives, remove_positives(student_lists[e.qid], positives[e.qid], config.keep))
                     for e in part if e.qid in kept]
-        student_ranks += [first_positive_rank(student_lists.get(e.qid, []), positives[e.qid]) for e in part]
-        teacher_ranks += [first_positive_rank(teacher_lists.get(e.qid, []), positives[e.qid]) for e in part]
+        student_ranks += [ranks[e.qid] for e in part]
+        teacher_ranks += [first_positive_rank(teacher_lists[qid], positives[qid]) for qid in teacher_lists]
     stats = {
         "queries": len(examples), "kept": len(divided),
         "no_positive_retrieved": sum(r is None for r in student_ranks),
         "student_first": sum(r == 0 for r in student_ranks),
+        "teacher_reranked": len(teacher_ranks),
         "teacher_first": sum(r == 0 for r in teacher_ranks),
         "rule": dataclasses.asdict(rule), "depth": config.depth,
     }

@@ -95,12 +95,29 @@ def test_division_a_slice_of_queries_at_a_time_keeps_each_query_with_its_own_lis
                 np.tile([4.0, 3.0, 2.0, 1.0], (5, 1)))
     monkeypatch.setattr(division, "search_collection", lambda *args, **kwargs: (hits, {}))
     # the teacher puts every query's positive first (r_T = 0)
-    teacher = lambda scorer, queries, candidates, store, batch_size: {  # noqa: E731
-        qid: {pid: (9.0 if pid == f"p{qid[1:]}" else -float(i)) for i, pid in enumerate(pids)} for qid, pids in candidates.items()}
+    reranked = []
+
+    def teacher(scorer, queries, candidates, store, batch_size):
+        assert sorted(queries) == sorted(candidates)
+        reranked.extend(candidates)
+        return {qid: {pid: (9.0 if pid == f"p{qid[1:]}" else -float(i)) for i, pid in enumerate(pids)}
+                for qid, pids in candidates.items()}
+
     monkeypatch.setattr(division, "rerank", teacher)
     monkeypatch.setattr(search, "QUERIES_PER_RUN", 2)
     examples = [QueryExample(f"q{q}", f"query {q}", [f"p{q}"], []) for q in range(5)]
     divided, stats = division.divide_training_set(None, None, PreparedData(tmp_path), examples,
                                                   DivideConfig(student="s", teacher="t", depth=4, keep=2, student_max=3))
     assert {e.qid: e.negatives for e in divided} == {f"q{q}": [f"p{(q + 1) % 10}", f"p{(q + 2) % 10}"] for q in (0, 1, 2, 4)}
-    assert (stats["queries"], stats["kept"], stats["student_first"], stats["teacher_first"]) == (5, 4, 1, 5)
+    assert (stats["queries"], stats["kept"], stats["student_first"]) == (5, 4, 1)
+    # query 3's student rank (0) can never be kept: the teacher re-ranks the other four only
+    assert sorted(reranked) == ["q0", "q1", "q2", "q4"]
+    assert (stats["teacher_reranked"], stats["teacher_first"]) == (4, 4)
+
+
+@pytest.mark.parametrize("rule", [MARCO, NQ, DivisionRule(student_min=0, student_max=3, teacher_max=2),
+                                  DivisionRule(kind="nq", teacher_max=0)])
+def test_the_teacher_is_needed_exactly_where_some_teacher_rank_keeps_the_query(rule):
+    for student_rank in [None, *range(20)]:
+        could_keep = any(rule.keep(student_rank, teacher_rank) for teacher_rank in [None, *range(20)])
+        assert rule.needs_teacher(student_rank) == could_keep, (rule, student_rank)
