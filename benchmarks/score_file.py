@@ -4,7 +4,7 @@
 
 Reads a checkout where `dvc repro` has run (its params.yaml, prepared data, models and training files; nothing
 is written there). For the distillation run ``--run`` (default ``ce_only``: PROD's single-teacher KD from the
-cross-encoder, 300 steps, each query's own candidates), in a temporary folder:
+fused teacher, the ladder's length, each query's own candidates), in a temporary folder:
 
 1. the teacher scores every candidate of the run's training file once (``score@`` stage's code), timed;
 2. the run trains twice from the same student and seed: with the live teacher, and with the score file, timed;
