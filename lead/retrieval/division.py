@@ -117,9 +117,9 @@ def divide_training_set(student: DualEncoder, teacher: Scorer, data: PreparedDat
                 holds = answer_matcher(answers.get(e.qid, []))
                 positives[e.qid] |= {pid for pid in student_lists.get(e.qid, []) if holds(store[pid].text)}
         ranks = {e.qid: first_positive_rank(student_lists.get(e.qid, []), positives[e.qid]) for e in part}
-        scored = {e.qid: student_lists[e.qid] for e in part if e.qid in student_lists and rule.needs_teacher(ranks[e.qid])}
-        teacher_lists = ranked_lists(rerank(teacher, {e.qid: e.query for e in part if e.qid in scored}, scored, store,
-                                            batch_size)) if scored else {}
+        scored = {qid: student_lists[qid] for qid, rank in ranks.items() if qid in student_lists and rule.needs_teacher(rank)}
+        questions = {e.qid: e.query for e in part if e.qid in scored}
+        teacher_lists = ranked_lists(rerank(teacher, questions, scored, store, batch_size)) if scored else {}
         kept = set(divide(student_lists, teacher_lists, positives, rule))
         divided += [QueryExample(e.qid, e.query, e.positives, remove_positives(student_lists[e.qid], positives[e.qid], config.keep))
                     for e in part if e.qid in kept]
