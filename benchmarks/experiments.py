@@ -4,6 +4,7 @@ experiment needed). Run from the repository root."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import subprocess
@@ -14,7 +15,6 @@ from lead.data.msmarco import read_qrels
 from lead.io import load_yaml
 from lead.records import Qrels
 
-CACHE = Path(".dvc/cache/files/md5")
 
 
 def experiment_ref(name: str) -> str:
@@ -34,8 +34,17 @@ def _show(rev: str, path: str) -> dict:
     return load_yaml(shown.stdout)
 
 
+@functools.cache
+def cache_folder() -> Path:
+    """The local DVC cache's md5 objects: under ``dvc cache dir`` (.dvc/cache unless configured, e.g. one
+    cache shared by several checkouts)."""
+    shown = subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True)
+    root = shown.stdout.strip() if shown.returncode == 0 and shown.stdout.strip() else ".dvc/cache"
+    return Path(root) / "files" / "md5"
+
+
 def cached(md5: str) -> Path:
-    return CACHE / md5[:2] / md5[2:]
+    return cache_folder() / md5[:2] / md5[2:]
 
 
 _MISSING = object()
@@ -174,7 +183,11 @@ class Experiment:
     def prepared_file(self, name: str) -> Path:
         """A file of the experiment's data/prepared folder, found through the folder's .dir listing."""
         out = next(o for o in self.lock["stages"]["prepare"]["outs"] if o["path"] == "data/prepared")
-        return cached(_cached_listing(out["md5"])[name])
+        listing = _cached_listing(out["md5"])
+        if listing is None:
+            raise SystemExit(f"experiment {self.name}: its data/prepared ({out['md5']}) is not in the local DVC cache "
+                             f"({cache_folder()}): run where the experiment ran, or dvc pull it")
+        return cached(listing[name])
 
     def judgments(self, split: str) -> tuple[Qrels, int]:
         """The experiment's own judgments of ``split`` and its binary relevance threshold (meta.json, as
