@@ -77,6 +77,9 @@ ABLATIONS = [
              expensive=True),
     Ablation("no_mask", "accidental positives not masked (the whole pipeline)", ("train.mask_accidental_positives=false",),
              ("student", "de_teacher", "cb_teacher", "lead_de", "kd_de", "lead_cb", "kd_cb", "prod_tpd3"), expensive=True),
+    Ablation("no_mask_distill", "accidental positives not masked in LEAD's table only (the default's teachers and student)",
+             ("++distill.train.mask_accidental_positives=false",),
+             ("lead_de", "kd_de", "lead_cb", "kd_cb", "lead_ce", "kd_ce", "no_kd")),
 ]
 
 
