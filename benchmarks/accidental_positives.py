@@ -34,11 +34,13 @@ def main() -> None:
                            mask_accidental_positives=True)
     owners = Counter(pid for e in examples for pid in set(e.positives))
     sharing = sum(any(owners[pid] > 1 for pid in set(e.positives)) for e in examples)
+    # columns of another query's negatives (a group is its positive, then its negatives): the same every batch
+    negative_columns = [j % (1 + args.negatives) != 0 for j in range(args.batch_queries * (1 + args.negatives))]
     masked, as_negative = [], 0
     for step in range(args.batches):
         mask = sampler.batch(step).accidental_positives
         masked.append(int(mask.sum()))
-        as_negative += int(mask[:, [j % (1 + args.negatives) != 0 for j in range(mask.shape[1])]].sum())
+        as_negative += int(mask[:, negative_columns].sum())
     cells = args.batch_queries * args.batch_queries * (1 + args.negatives)
     print(f"{args.train_file}: {len(examples)} training queries, {sharing} ({100 * sharing / len(examples):.1f}%) "
           f"share a judged passage with another training query")
