@@ -99,3 +99,27 @@ def test_colbert_encodes_each_passage_once_and_scores_as_pairs_do(setup, monkeyp
     assert_runs_close(got, pairwise(colbert, store))
     chunked = maxsim_module.rerank_maxsim(colbert, QUERIES, CANDIDATES, store, progress=False, chunk_pairs=3)
     assert_runs_close(chunked, got)
+
+
+def test_a_cross_encoder_scores_pairs_sorted_by_length_across_queries_as_each_query_alone(setup, monkeypatch):
+    store, ce, _, _ = setup
+    batches = []
+    real_scores = ce.scores
+
+    def tokens(text):
+        return len(ce.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def recording_scores(batch, own=False):  # one pair a group: a query per passage
+        batches.append((list(batch.qids), [tokens(q) + tokens(p.text) for q, p in zip(batch.queries, batch.passages)]))
+        return real_scores(batch, own=own)
+
+    monkeypatch.setattr(ce, "scores", recording_scores)
+    got = mining.rerank_pairs(ce, QUERIES, CANDIDATES, store, batch_size=3, progress=False)
+    monkeypatch.undo()
+    assert_runs_close(got, pairwise(ce, store))  # candidate order kept, the scores of each query's own batch
+    assert [len(qids) for qids, _ in batches] == [3, 3, 2]  # 8 pairs in batches of 3, across queries
+    assert any(len(set(qids)) > 1 for qids, _ in batches)
+    lengths = [length for _, batch in batches for length in batch]
+    assert lengths == sorted(lengths) and lengths[0] < lengths[-1]  # one window (3 x 256 pairs): token order
+    per_query = mining.rerank_pairs(ce, QUERIES, CANDIDATES, store, batch_size=3, progress=False, sort_window=0)
+    assert_runs_close(per_query, got)
