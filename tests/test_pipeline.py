@@ -159,3 +159,20 @@ def test_the_scifact_benchmark_targets_stages_of_the_default_pipeline():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     stages = {fam.name(key) for fam, key in instances(params)}
     assert "rerank@ce_fused" in targets and set(targets) <= stages, set(targets) - stages
+
+
+def test_the_scifact_benchmark_leaves_out_what_needs_a_dev_split(tmp_path):
+    """SciFact has train and test only: with the script's overrides (composed as dvc exp run -S composes them) no
+    stage reads a dev split, so SCIFACT_TARGETS=all runs; without them sweep@lead_cb stops on 'split dev'."""
+    import re
+
+    from lead.config import load_params
+
+    text = (ROOT / "benchmarks" / "scifact.sh").read_text()
+    overrides = re.findall(r'-S "([^"$]*)"', re.search(r"no_dev=\(([^)]*)\)", text).group(1))
+    (tmp_path / "params.yaml").write_text(compose_text(overrides))
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    stages = {fam.name(key) for fam, key in instances(params)}
+    assert not any(stage.startswith("sweep@") for stage in stages) and "evaluate@lead_cb_best" not in stages
+    assert {"distill@lead_cb", "evaluate@lead_cb", "report"} <= stages
+    assert not load_params(str(tmp_path / "params.yaml")).dangling_inputs()
