@@ -104,9 +104,9 @@ def rerank_pairs(
     batch_size: int = 32, progress: bool = True, sort_window: int = 256,
 ) -> Run:
     """``rerank`` for any scorer, pair by pair. The pairs of ``batch_size * sort_window`` candidates at a time
-    (queries in order) are sorted by text length and scored ``batch_size`` at a time whatever query each is
+    (queries in order) are sorted by token length and scored ``batch_size`` at a time whatever query each is
     of: a batch pads to its longest pair, and one query's candidates vary most in length (the embedded test
-    split's cross-encoder re-ranking, 1.24x faster on CPU: BENCHMARKS.md "Re-ranking pairs sorted by length").
+    split's cross-encoder re-ranking, 1.26x faster on CPU-2: BENCHMARKS.md "Re-ranking pairs sorted by length").
     A pair's score does not depend on its batch beyond float rounding. ``sort_window=0``: each query with
     chunks of its own candidates, in order (the code before 2026-12-07's change)."""
     was_training = scorer.training
