@@ -115,10 +115,8 @@ def rerank_pairs(
     with tqdm(total=sum(map(len, candidates.values())), desc=f"rerank with {scorer.kind}", unit="pair",
               disable=not progress) as bar:
         for qids, pids in _pair_batches(scorer, queries, candidates, store, batch_size, sort_window):
-            if sort_window:  # one pair a group: [pairs, 1] scores
-                batch = TextBatch(qids, [queries[q] for q in qids], pids, [store[p] for p in pids], 1)
-            else:  # one query, its chunk as its group: [1, chunk] scores
-                batch = TextBatch(qids[:1], [queries[qids[0]]], pids, [store[p] for p in pids], len(pids))
+            # one pair a group (a cross-encoder reads the same tokens either way): [pairs, 1] scores
+            batch = TextBatch(qids, [queries[q] for q in qids], pids, [store[p] for p in pids], 1)
             scores = scorer.scores(batch, own=True).final.float().reshape(-1).tolist()
             for qid, pid, score in zip(qids, pids, scores):
                 run[qid][pid] = score
