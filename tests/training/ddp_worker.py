@@ -31,6 +31,7 @@ from lead.training.distributed import (  # noqa: E402
 )
 from lead.training.methods import Warmup  # noqa: E402
 from tests.helpers import TrainingData  # noqa: E402
+from tests.training import dump_stacks_if_hung  # noqa: E402
 
 KINDS = ("de", "colbert", "ce")
 QUERIES_PER_RANK = 2
@@ -39,6 +40,7 @@ SEED = 13
 
 
 def main() -> None:
+    dump_stacks_if_hung()
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True)

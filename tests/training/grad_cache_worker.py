@@ -31,6 +31,7 @@ from lead.training.distributed import init_distributed  # noqa: E402
 from lead.training.grad_cache import GradCache  # noqa: E402
 from lead.training.methods import Warmup  # noqa: E402
 from tests.helpers import TrainingData  # noqa: E402
+from tests.training import dump_stacks_if_hung  # noqa: E402
 
 QUERIES_PER_RANK, NEGATIVES, SEED, STEP = 3, 2, 3, 0
 KD = DistillConfig(student="s", teacher="t", kd="softmax", temperature=4.0, student_weight=0.1, response_weight=0.9,
@@ -45,6 +46,7 @@ def methods(model_folder: Path, scores, scores_own) -> dict:
 
 
 def main() -> None:
+    dump_stacks_if_hung()
     parser = argparse.ArgumentParser()
     for name in ("--model", "--data", "--scores", "--scores-own", "--out"):
         parser.add_argument(name, type=Path, required=True)

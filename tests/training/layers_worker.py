@@ -14,9 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lead.training.distributed import init_distributed  # noqa: E402
 from lead.training.layers import LayerSelector  # noqa: E402
+from tests.training import dump_stacks_if_hung  # noqa: E402
 
 
 def main() -> None:
+    dump_stacks_if_hung()
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

@@ -25,9 +25,11 @@ from lead.models.factory import build_scorer
 from lead.training.distributed import init_distributed
 from lead.training.loop import Trainer
 from lead.training.methods import Warmup
+from tests.training import dump_stacks_if_hung
 
 
 def main() -> None:
+    dump_stacks_if_hung()
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", type=Path, required=True)
     root = parser.parse_args().root

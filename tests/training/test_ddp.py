@@ -9,9 +9,6 @@ gradient, and the cross-encoder through DDP's averaging of its per-rank own-cand
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +20,8 @@ from lead.data.examples import BatchSampler
 from lead.models.factory import build_scorer, load_scorer, save_scorer
 from lead.training.methods import Warmup
 from tests.helpers import synthetic_training_data, tiny_bert_folder
-from tests.training import ddp_worker
+from tests.training import ddp_worker, torchrun_two
 
-REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(ddp_worker.__file__).resolve()
 CONFIGS = {
     "de": dict(kind="de", pooling="cls"),
@@ -55,18 +51,6 @@ def setup(tmp_path_factory):
     step = next(s for s in range(20) if lengths(s, 0) != lengths(s, 1))
     return dict(root=root, data=training.folder, models=models, examples=training.examples, store=training.store,
                 step=step)
-
-
-def torchrun_two(worker: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """``worker`` under torchrun with 2 CPU processes (gloo); fails the test if it fails or hangs."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker), *args]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    try:
-        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"torchrun did not finish in {timeout} s (hung?):\n{exc.stdout}\n{exc.stderr}")
-    assert done.returncode == 0, f"torchrun failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
-    return done
 
 
 @pytest.fixture(scope="module")

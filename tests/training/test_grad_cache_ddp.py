@@ -19,7 +19,7 @@ from lead.retrieval.mining import rerank
 from lead.retrieval.scoring import table_lines
 from tests.helpers import synthetic_training_data, tiny_bert_folder
 from tests.training import grad_cache_worker as worker
-from tests.training.test_ddp import torchrun_two
+from tests.training import torchrun_two
 
 WORKER = Path(worker.__file__).resolve()
 

@@ -4,15 +4,13 @@ validation against both depths, and identical draws on every DDP rank (drawn on 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from lead.training.layers import LayerPairs, LayerSelector
+from tests.training import torchrun_two
 
 WORKER = Path(__file__).resolve().parent / "layers_worker.py"
 
@@ -97,10 +95,7 @@ def test_two_ddp_ranks_draw_the_same_layers(tmp_path):
     """Each rank seeds its selector differently; rank 0's draws must reach both (torchrun, gloo)."""
     if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
         pytest.skip("this torch build has no torch.distributed with the gloo backend")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
-                           "--out", str(tmp_path)], env=env, timeout=240, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    torchrun_two(WORKER, "--out", str(tmp_path))
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0] == ranks[1]
     single = LayerSelector("random", 2, 6, 12, resample_every=3, seed=100)  # rank 0's seed
