@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,15 +27,20 @@ def torchrun_two(worker: Path, *args: str, timeout: int = 240) -> subprocess.Com
     """``worker`` under torchrun with 2 CPU processes (gloo); fails the test if it fails or hangs.
 
     The workers take seconds; they dump their stacks and exit a minute before ``timeout``. A timeout with no
-    stacks is torchrun's own start or shutdown.
+    stacks is torchrun's own start or shutdown, which its INFO log (in the failure's stderr) then shows.
     """
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker), *args]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-           DUMP_STACKS_AFTER: str(timeout - 60)}
+           "LOGLEVEL": "INFO", DUMP_STACKS_AFTER: str(timeout - 60)}
+    # A session of its own, so that a timeout kills the workers too (a killed torchrun leaves them running).
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     try:
-        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:  # its stdout and stderr are bytes even with text=True
-        out, err = (text.decode(errors="replace") if isinstance(text, bytes) else text for text in (exc.stdout, exc.stderr))
-        pytest.fail(f"torchrun did not finish in {timeout} s (hung?):\n{out}\n{err[-12000:] if err else ''}")
-    assert done.returncode == 0, f"torchrun failed:\n{done.stdout[-4000:]}\n{done.stderr[-12000:]}"
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        pytest.fail(f"torchrun did not finish in {timeout} s (hung?):\n{out[-4000:]}\n{err[-12000:]}")
+    done = subprocess.CompletedProcess(command, process.returncode, out, err)
+    assert done.returncode == 0, f"torchrun failed:\n{out[-4000:]}\n{err[-12000:]}"
     return done
