@@ -1,11 +1,7 @@
 """The stages end to end on a small embedded benchmark with tiny random models (prepare -> ... -> rerank)."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -30,8 +26,7 @@ from stages import (
     warmup,
 )
 from tests.helpers import tiny_bert_folder
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.training import torchrun_two
 
 
 @pytest.fixture
@@ -227,10 +222,7 @@ def test_a_teacher_scores_the_training_file_once_and_a_run_distills_from_the_tab
     # torchrun: two processes split the shards; the joined table is the same pairs (scores up to rounding)
     shutil.rmtree(project / "checkpoints/score-ce")
     (project / "data/scores/ce.tsv").unlink()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-                           "stages.score", "ce"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    torchrun_two("-m", "stages.score", "ce", cwd=project, timeout=300)
     rows = [line.split("\t") for line in (project / "data/scores/ce.tsv").read_text().splitlines()]
     assert [r[:2] for r in rows] == [line.split("\t")[:2] for line in table]
     assert all(abs(float(a[2]) - float(b.split("\t")[2])) < 1e-5 for a, b in zip(rows[1:], table[1:]))

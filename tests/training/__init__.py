@@ -23,17 +23,18 @@ def dump_stacks_if_hung() -> None:
         faulthandler.dump_traceback_later(seconds, exit=True)
 
 
-def torchrun_two(worker: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    """``worker`` under torchrun with 2 CPU processes (gloo); fails the test if it fails or hangs.
+def torchrun_two(*args: str | Path, cwd: Path = REPO, timeout: int = 240) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=2 *args`` (a worker script and its options, or ``-m``, a module and
+    its options) with 2 CPU processes (gloo), in ``cwd``; fails the test if it fails or hangs.
 
     The workers take seconds; they dump their stacks and exit a minute before ``timeout``. A timeout with no
     stacks is torchrun's own start or shutdown, which its INFO log (in the failure's stderr) then shows.
     """
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker), *args]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *map(str, args)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "LOGLEVEL": "INFO", DUMP_STACKS_AFTER: str(timeout - 60)}
     # A session of its own, so that a timeout kills the workers too (a killed torchrun leaves them running).
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:
         out, err = process.communicate(timeout=timeout)
