@@ -27,8 +27,9 @@ def torchrun_two(*args: str | Path, cwd: Path = REPO, timeout: int = 240) -> sub
     """``torchrun --standalone --nproc_per_node=2 *args`` (a worker script and its options, or ``-m``, a module and
     its options) with 2 CPU processes (gloo), in ``cwd``; fails the test if it fails or hangs.
 
-    The workers take seconds; they dump their stacks and exit a minute before ``timeout``. A timeout with no
-    stacks is torchrun's own start or shutdown, which its INFO log (in the failure's stderr) then shows.
+    The workers take seconds; those that call ``dump_stacks_if_hung`` print their stacks and exit a minute before
+    ``timeout``. A timeout with no stacks is torchrun's own start or shutdown, which its INFO log (in the
+    failure's stderr) then shows.
     """
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *map(str, args)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
