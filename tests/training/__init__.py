@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 DUMP_STACKS_AFTER = "LEAD_TEST_DUMP_STACKS_AFTER"
@@ -23,6 +24,12 @@ def dump_stacks_if_hung() -> None:
         faulthandler.dump_traceback_later(seconds, exit=True)
 
 
+def require_gloo() -> None:
+    """Skips the calling test (or fixture) where this torch build cannot run two CPU processes."""
+    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
+        pytest.skip("this torch build has no torch.distributed with the gloo backend")
+
+
 def torchrun_two(*args: str | Path, cwd: Path = REPO, timeout: int = 240) -> subprocess.CompletedProcess:
     """``torchrun --standalone --nproc_per_node=2 *args`` (a worker script and its options, or ``-m``, a module and
     its options) with 2 CPU processes (gloo), in ``cwd``; fails the test if it fails or hangs.
@@ -31,6 +38,7 @@ def torchrun_two(*args: str | Path, cwd: Path = REPO, timeout: int = 240) -> sub
     ``timeout``. A timeout with no stacks is torchrun's own start or shutdown, which its INFO log (in the
     failure's stderr) then shows.
     """
+    require_gloo()
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *map(str, args)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "LOGLEVEL": "INFO", DUMP_STACKS_AFTER: str(timeout - 60)}

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed
 
 from lead.config import ScorerConfig
 from lead.data.examples import BatchSampler
 from lead.models.factory import build_scorer, load_scorer, save_scorer
 from lead.training.methods import Warmup
 from tests.helpers import synthetic_training_data, tiny_bert_folder
-from tests.training import ddp_worker, torchrun_two
+from tests.training import ddp_worker, require_gloo, torchrun_two
 
 WORKER = Path(ddp_worker.__file__).resolve()
 CONFIGS = {
@@ -34,8 +33,7 @@ CONFIGS = {
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
-        pytest.skip("this torch build has no torch.distributed with the gloo backend")
+    require_gloo()  # before the models are built
     root = tmp_path_factory.mktemp("ddp")
     training = synthetic_training_data(root / "data")
     tiny = str(tiny_bert_folder(root / "tiny", layers=2, hidden=32))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed
 
 from lead.config import ScorerConfig
 from lead.data.examples import BatchSampler
@@ -19,15 +18,14 @@ from lead.retrieval.mining import rerank
 from lead.retrieval.scoring import table_lines
 from tests.helpers import synthetic_training_data, tiny_bert_folder
 from tests.training import grad_cache_worker as worker
-from tests.training import torchrun_two
+from tests.training import require_gloo, torchrun_two
 
 WORKER = Path(worker.__file__).resolve()
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
-        pytest.skip("this torch build has no torch.distributed with the gloo backend")
+    require_gloo()  # before the models are built
     root = tmp_path_factory.mktemp("grad_cache_ddp")
     training = synthetic_training_data(root / "data", train_queries=12, held_out=3)
     data, store, queries = training.folder, training.store, training.queries
